@@ -1,0 +1,66 @@
+// Package bucket is the object-store contract of kmlog: a small Bucket
+// interface, its sentinel errors, and the local-directory and in-memory
+// implementations. format/bucket/s3 implements it over MinIO and S3;
+// format/bucket/buckettest is the acceptance suite every implementation
+// passes.
+//
+// Objects are immutable and written whole: a reader sees either the full
+// object or none (ErrNotExist), never a part. Implementations are safe for
+// concurrent use.
+package bucket
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"time"
+)
+
+// ErrNotExist is returned (wrapped) when an object does not exist.
+// It wraps fs.ErrNotExist, so errors.Is(err, fs.ErrNotExist) holds too.
+var ErrNotExist = &notExistError{}
+
+type notExistError struct{}
+
+func (*notExistError) Error() string { return "object does not exist" }
+func (*notExistError) Unwrap() error { return fs.ErrNotExist }
+
+// ErrExist is returned by PutIfAbsent when the key is already taken.
+var ErrExist = errors.New("object already exists")
+
+// ErrInvalidRange is returned by GetRange for a negative offset or length.
+var ErrInvalidRange = errors.New("invalid byte range")
+
+// ObjectInfo describes one stored object.
+type ObjectInfo struct {
+	Key      string
+	Size     int64
+	Modified time.Time
+}
+
+// Bucket stores immutable objects under string keys made of
+// slash-separated segments (see format/objkey).
+type Bucket interface {
+	// Get opens the whole object. The caller closes the reader.
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	// GetRange opens length bytes starting at off. A range that runs past
+	// the end is cut at the end; length < 0 reads to the end.
+	GetRange(ctx context.Context, key string, off, length int64) (io.ReadCloser, error)
+	// Put stores size bytes from r under key, replacing any object there.
+	// The object becomes visible only when Put returns nil.
+	Put(ctx context.Context, key string, r io.Reader, size int64) error
+	// Stat returns the object's size and time.
+	Stat(ctx context.Context, key string) (ObjectInfo, error)
+	// List calls fn for every object whose key starts with prefix, in
+	// lexical key order. An error from fn stops the listing and is returned.
+	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
+	// Delete removes an object. Deleting a missing object is not an error.
+	Delete(ctx context.Context, key string) error
+}
+
+// CreateOnly is an optional capability: a Put that fails with ErrExist
+// instead of replacing an existing object.
+type CreateOnly interface {
+	PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) error
+}
