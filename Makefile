@@ -1,0 +1,51 @@
+# kmlog developer targets. `make test` is the whole suite: it installs what
+# the tests need (a pinned MinIO server) and runs everything CI runs.
+GO       ?= go
+PKGS     ?= ./...
+CACHE    ?= $(HOME)/.cache/kmlog
+export KMLOG_MINIO ?= $(CACHE)/bin/minio
+
+.PHONY: run test deps vet fmt lint unit fuzz bench bench-compare build
+
+run:
+	$(GO) run ./cmd/kmlog
+
+build:
+	$(GO) build -o bin/kmlog ./cmd/kmlog
+
+deps:
+	./scripts/install-test-deps.sh
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet $(PKGS)
+
+# test: everything — unit, fuzz seed corpora, real-MinIO integration and
+# end-to-end tests — with the race detector.
+test: deps vet
+	$(GO) test -race -count=1 -timeout 40m $(PKGS)
+
+unit:
+	$(GO) test -count=1 $(PKGS)
+
+# fuzz: run each fuzz target for FUZZTIME (CI runs the seed corpora on every
+# `make test`; this is the longer, nightly kind).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+# bench: benchmarks, 10 runs each, into bench.txt; compare two files with
+# `make bench-compare OLD=old.txt NEW=bench.txt`.
+BENCH ?= .
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 10 $(PKGS) | tee bench.txt
+
+bench-compare:
+	$(GO) tool benchstat $(OLD) $(NEW)

@@ -1,0 +1,86 @@
+// Command kmlog is the one binary of kmlog. With no arguments it runs every
+// role in one process on a local-directory store; subcommands and -target
+// select single roles.
+//
+//	kmlog                 all roles in one process (listens on 127.0.0.1:3100)
+//	kmlog version         prints the version and exits
+//
+// main reads the config, wires the components by hand and stops them in
+// reverse order. There is no module manager.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "kmlog:", err)
+		os.Exit(1)
+	}
+}
+
+// run is main without the process: tests call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "version" {
+		fmt.Fprintln(stdout, versionString())
+		return nil
+	}
+	fs := flag.NewFlagSet("kmlog", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config.file", "", "YAML config file; ${VAR} and ${VAR:-default} are expanded from the environment")
+	target := fs.String("target", "all", "role to run: all")
+	listen := fs.String("server.http-listen-address", "", "override server.http_listen_address (host:port)")
+	logLevel := fs.String("log.level", "", "override log.level (debug, info, warn, error)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unknown subcommand %q (want: version)", fs.Arg(0))
+	}
+	cfg, err := loadConfig(*configFile)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Server.HTTPListenAddress = *listen
+	}
+	if *logLevel != "" {
+		cfg.Log.Level = *logLevel
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	logger := newLogger(cfg.Log, stderr)
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	switch *target {
+	case "all":
+		return runAll(ctx, cfg, logger)
+	default:
+		return fmt.Errorf("unknown target %q (want: all)", *target)
+	}
+}
+
+func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level)) // Validate checked it.
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

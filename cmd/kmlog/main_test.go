@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "kmlog ") {
+		t.Fatalf("version output %q", out.String())
+	}
+}
+
+func TestUnknownSubcommandAndTarget(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"frobnicate"}, &out, &out); err == nil || !strings.Contains(err.Error(), "frobnicate") {
+		t.Fatalf("err = %v", err)
+	}
+	if err := run(context.Background(), []string{"-target=nope"}, &out, &out); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	want := map[string]string{
+		"unknown-key.bad.yaml": "field http_listen_adress not found",
+		"bad-level.bad.yaml":   "log.level",
+		"missing-env.bad.yaml": "KMLOG_TEST_SURELY_UNSET",
+		"bad-address.bad.yaml": "server.http_listen_address",
+	}
+	files, _ := filepath.Glob("testdata/*.bad.yaml")
+	if len(files) != len(want) {
+		t.Fatalf("%d bad fixtures, %d expectations", len(files), len(want))
+	}
+	for _, f := range files {
+		cfg, err := loadConfig(f)
+		if err == nil {
+			err = cfg.Validate()
+		}
+		w := want[filepath.Base(f)]
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: err = %v, want it to mention %q", f, err, w)
+		}
+	}
+}
+
+func TestConfigEnvExpansion(t *testing.T) {
+	lookup := func(k string) (string, bool) {
+		if k == "PORT" {
+			return "4100", true
+		}
+		return "", false
+	}
+	cfg := DefaultConfig()
+	raw := []byte("server:\n  http_listen_address: 127.0.0.1:${PORT}\nlog:\n  level: ${LEVEL:-debug}\n")
+	if err := parseConfig(raw, lookup, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.HTTPListenAddress != "127.0.0.1:4100" || cfg.Log.Level != "debug" {
+		t.Fatalf("cfg %+v", cfg)
+	}
+	empty := DefaultConfig()
+	if err := parseConfig(nil, lookup, &empty); err != nil || empty != DefaultConfig() {
+		t.Fatalf("empty config: %v %+v", err, empty)
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	for _, p := range files {
+		b, _ := os.ReadFile(p)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		cfg := DefaultConfig()
+		if err := parseConfig(raw, func(string) (string, bool) { return "", false }, &cfg); err != nil {
+			return
+		}
+		_ = cfg.Validate()
+	})
+}
