@@ -7,6 +7,12 @@
 // Objects are immutable and written whole: a reader sees either the full
 // object or none (ErrNotExist), never a part. Implementations are safe for
 // concurrent use.
+//
+// Keys follow ValidateKey in every implementation, so code that works on
+// the local directory works on S3 and the other way round. Metered counts
+// the requests and bytes of any bucket (Stats), for the cost lines that
+// functions report; NewReaderAt, ReadAll and PutBytes are conveniences on
+// top of the interface.
 package bucket
 
 import (
@@ -29,7 +35,8 @@ func (*notExistError) Unwrap() error { return fs.ErrNotExist }
 // ErrExist is returned by PutIfAbsent when the key is already taken.
 var ErrExist = errors.New("object already exists")
 
-// ErrInvalidRange is returned by GetRange for a negative offset or length.
+// ErrInvalidRange is returned by GetRange for a negative offset. (A
+// negative length is not an error: it reads to the end.)
 var ErrInvalidRange = errors.New("invalid byte range")
 
 // ObjectInfo describes one stored object.
@@ -40,15 +47,28 @@ type ObjectInfo struct {
 }
 
 // Bucket stores immutable objects under string keys made of
-// slash-separated segments (see format/objkey).
+// slash-separated segments (see format/objkey and ValidateKey). A key that
+// ValidateKey rejects fails every method with ErrInvalidKey.
+//
+// Errors about the object itself (ErrNotExist) come from the method call,
+// never later from the returned reader. Returned readers stop with the
+// context's error once ctx is done; the caller closes them, and should
+// read them to the end or close them promptly, since each may hold a
+// connection.
 type Bucket interface {
 	// Get opens the whole object. The caller closes the reader.
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
 	// GetRange opens length bytes starting at off. A range that runs past
-	// the end is cut at the end; length < 0 reads to the end.
+	// the end is cut at the end; length < 0 reads to the end. An offset at
+	// or past the end of an existing object gives an empty reader, not an
+	// error; a negative offset gives ErrInvalidRange; a missing object
+	// gives ErrNotExist whatever the range.
 	GetRange(ctx context.Context, key string, off, length int64) (io.ReadCloser, error)
 	// Put stores size bytes from r under key, replacing any object there.
-	// The object becomes visible only when Put returns nil.
+	// The object becomes visible only when Put returns nil. size must be
+	// the exact length: a reader that ends early fails the Put and stores
+	// nothing, bytes past size are not read, and a negative size is an
+	// error.
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
 	// Stat returns the object's size and time.
 	Stat(ctx context.Context, key string) (ObjectInfo, error)
@@ -60,7 +80,9 @@ type Bucket interface {
 }
 
 // CreateOnly is an optional capability: a Put that fails with ErrExist
-// instead of replacing an existing object.
+// instead of replacing an existing object. Of two racing PutIfAbsent calls
+// for one key, exactly one succeeds. Find it with a type assertion; Dir,
+// Mem, s3.Bucket and Metered over any of them have it.
 type CreateOnly interface {
 	PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) error
 }

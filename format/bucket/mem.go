@@ -1,0 +1,166 @@
+package bucket
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Mem is an in-memory Bucket for tests and for small embedded uses. It
+// follows the same contract as Dir, key rules included, except that like
+// S3 it can hold both "a" and "a/b". Stored bytes are never shared with
+// callers. Mem is safe for concurrent use.
+type Mem struct {
+	mu      sync.RWMutex
+	objects map[string]memObject
+	now     func() time.Time
+}
+
+type memObject struct {
+	data     []byte // never modified after Put
+	modified time.Time
+}
+
+var (
+	_ Bucket     = (*Mem)(nil)
+	_ CreateOnly = (*Mem)(nil)
+)
+
+// NewMem returns an empty in-memory bucket.
+func NewMem() *Mem {
+	return &Mem{objects: make(map[string]memObject), now: time.Now}
+}
+
+func (m *Mem) lookup(ctx context.Context, op, key string) (memObject, error) {
+	if err := ValidateKey(key); err != nil {
+		return memObject{}, fmt.Errorf("%s: %w", op, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return memObject{}, fmt.Errorf("%s %s: %w", op, key, err)
+	}
+	m.mu.RLock()
+	o, ok := m.objects[key]
+	m.mu.RUnlock()
+	if !ok {
+		return memObject{}, fmt.Errorf("%s %s: %w", op, key, ErrNotExist)
+	}
+	return o, nil
+}
+
+// Get opens the whole object.
+func (m *Mem) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	o, err := m.lookup(ctx, "get", key)
+	if err != nil {
+		return nil, err
+	}
+	return &ctxReadCloser{ctxReader{ctx, bytes.NewReader(o.data)}, io.NopCloser(nil)}, nil
+}
+
+// GetRange opens length bytes at off; see Bucket.
+func (m *Mem) GetRange(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+	if err := checkRange(key, off); err != nil {
+		return nil, err
+	}
+	o, err := m.lookup(ctx, "get range", key)
+	if err != nil {
+		return nil, err
+	}
+	start, n := clampRange(int64(len(o.data)), off, length)
+	r := bytes.NewReader(o.data[start : start+n])
+	return &ctxReadCloser{ctxReader{ctx, r}, io.NopCloser(nil)}, nil
+}
+
+// Stat returns the object's size and the time it was put.
+func (m *Mem) Stat(ctx context.Context, key string) (ObjectInfo, error) {
+	o, err := m.lookup(ctx, "stat", key)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	return ObjectInfo{Key: key, Size: int64(len(o.data)), Modified: o.modified}, nil
+}
+
+// Put stores a copy of the object, replacing any object under key.
+func (m *Mem) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	return m.put(ctx, "put", key, r, size, false)
+}
+
+// PutIfAbsent stores the object only if key is free; otherwise it fails
+// with ErrExist.
+func (m *Mem) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) error {
+	return m.put(ctx, "put if absent", key, r, size, true)
+}
+
+func (m *Mem) put(ctx context.Context, op, key string, r io.Reader, size int64, noReplace bool) error {
+	if err := ValidateKey(key); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if size < 0 {
+		return fmt.Errorf("%s %s: negative size %d", op, key, size)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s %s: %w", op, key, err)
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(min(size, 64<<20)))
+	if err := readExact(ctx, &buf, r, size); err != nil {
+		return fmt.Errorf("%s %s: %w", op, key, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s %s: %w", op, key, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.objects[key]; ok && noReplace {
+		return fmt.Errorf("%s %s: %w", op, key, ErrExist)
+	}
+	m.objects[key] = memObject{data: buf.Bytes(), modified: m.now()}
+	return nil
+}
+
+// Delete removes the object if it is there.
+func (m *Mem) Delete(ctx context.Context, key string) error {
+	if err := ValidateKey(key); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	m.mu.Lock()
+	delete(m.objects, key)
+	m.mu.Unlock()
+	return nil
+}
+
+// List calls fn in key order over a snapshot taken when List starts, so fn
+// may itself use the bucket.
+func (m *Mem) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
+	if err := validatePrefix(prefix); err != nil {
+		return fmt.Errorf("list: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("list %s: %w", prefix, err)
+	}
+	m.mu.RLock()
+	var infos []ObjectInfo
+	for k, o := range m.objects {
+		if strings.HasPrefix(k, prefix) {
+			infos = append(infos, ObjectInfo{Key: k, Size: int64(len(o.data)), Modified: o.modified})
+		}
+	}
+	m.mu.RUnlock()
+	slices.SortFunc(infos, func(a, b ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
+	for _, info := range infos {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("list %s: %w", prefix, err)
+		}
+		if err := fn(info); err != nil {
+			return err
+		}
+	}
+	return nil
+}
