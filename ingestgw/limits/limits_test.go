@@ -57,11 +57,11 @@ overrides:
 		t.Fatal("unset field did not keep its default")
 	}
 	for in, want := range map[string]string{
-		"overrides:\n  t:\n    ingestion_rate: 1\n":      "field ingestion_rate not found",
+		"overrides:\n  t:\n    ingestion_rate: 1\n":       "field ingestion_rate not found",
 		"overrides:\n  ../x:\n    ingestion_rate_mb: 1\n": "invalid tenant ID",
-		"overridez: {}\n":                                 "field overridez not found",
-		"overrides:\n  t:\n    ingestion_rate_mb: -1\n":   "ingestion_rate_mb",
-		"overrides:\n  t:\n    max_line_size: lots\n":     "bad byte size",
+		"overridez: {}\n": "field overridez not found",
+		"overrides:\n  t:\n    ingestion_rate_mb: -1\n": "ingestion_rate_mb",
+		"overrides:\n  t:\n    max_line_size: lots\n":   "bad byte size",
 	} {
 		if _, err := ParseOverrides([]byte(in), Default()); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want %q", in, err, want)
