@@ -1,0 +1,660 @@
+package datafile
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"math"
+	"slices"
+	"sync/atomic"
+
+	"github.com/kubemate/kmlog/format/labels"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// Read-planning constants (see "Reading" in the package doc).
+const (
+	// suffixRead is the size of the one suffix GET that fetches the footer
+	// when Open is not given the tail.
+	suffixRead = 64 << 10
+	// maxGap is the largest hole between two needed byte ranges that is
+	// read rather than paid for with another request.
+	maxGap = 256 << 10
+	// maxFetch bounds one coalesced read (a single larger chunk is read
+	// whole).
+	maxFetch = 16 << 20
+)
+
+// OpenOptions are optional inputs to Open.
+type OpenOptions struct {
+	// Tail, when set, is the file's tail as Summary.Tail gives it (the
+	// index keeps a copy); Open then reads nothing from r.
+	Tail []byte
+}
+
+// Stats counts what a Reader read from its io.ReaderAt: each ReadAt call
+// is one request (one ranged GET on a bucket).
+type Stats struct {
+	Requests  int64
+	BytesRead int64
+}
+
+// Reader reads a data file through an io.ReaderAt. It reads only the byte
+// ranges a Selection needs and coalesces them (see the package doc). A
+// Reader is safe for concurrent use; every Read call has its own buffers.
+type Reader struct {
+	r       countingReaderAt
+	size    int64
+	file    *parquet.File
+	tail    []byte
+	streams []labels.Labels
+	rgs     []rowGroupMeta
+}
+
+type rowGroupMeta struct {
+	rows             int64
+	minStream        int32
+	maxStream        int32
+	minTime, maxTime int64
+	cols             [NumColumns]Range
+}
+
+// Open reads the footer of the data file of size bytes in r (or takes it
+// from opts.Tail) and checks it. It costs at most one ReadAt when the
+// footer is under 64 KiB, two otherwise, and none with opts.Tail.
+func Open(ctx context.Context, r io.ReaderAt, size int64, opts OpenOptions) (rd *Reader, err error) {
+	defer recoverCorrupt(&err)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rd = &Reader{size: size}
+	rd.r.r = r
+	if size < 12 {
+		return nil, fmt.Errorf("open data file: %w: %d bytes", ErrCorrupt, size)
+	}
+	tail := opts.Tail
+	if len(tail) < 8 || int64(len(tail)) > size || int(binary.LittleEndian.Uint32(tail[len(tail)-8:]))+8 != len(tail) {
+		if tail, err = rd.readTail(); err != nil {
+			return nil, err
+		}
+	}
+	rd.tail = tail
+	f, err := parquet.OpenFile(&tailReaderAt{r: &rd.r, off: size - int64(len(tail)), tail: tail}, size,
+		parquet.SkipMagicBytes(true),
+		parquet.SkipPageIndex(true),
+		parquet.SkipBloomFilters(true),
+		parquet.OptimisticRead(false),
+		parquet.ReadBufferSize(64<<10),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("open data file: %w: %v", ErrCorrupt, err)
+	}
+	rd.file = f
+	if err := rd.check(); err != nil {
+		return nil, fmt.Errorf("open data file: %w", err)
+	}
+	return rd, nil
+}
+
+// readTail reads the footer with one suffix read, or two when it is larger.
+func (rd *Reader) readTail() ([]byte, error) {
+	n := min(rd.size, suffixRead)
+	buf := make([]byte, n)
+	if _, err := rd.r.ReadAt(buf, rd.size-n); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read footer: %w", err)
+	}
+	if string(buf[n-4:]) != "PAR1" {
+		return nil, fmt.Errorf("open data file: %w: no trailing magic", ErrCorrupt)
+	}
+	footer := int64(binary.LittleEndian.Uint32(buf[n-8:]))
+	if footer+12 > rd.size {
+		return nil, fmt.Errorf("open data file: %w: footer of %d bytes in a file of %d", ErrCorrupt, footer, rd.size)
+	}
+	if footer+8 <= n {
+		return buf[n-footer-8:], nil
+	}
+	full := make([]byte, footer+8)
+	if _, err := rd.r.ReadAt(full[:footer+8-n], rd.size-footer-8); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read footer: %w", err)
+	}
+	copy(full[footer+8-n:], buf)
+	return full, nil
+}
+
+func (rd *Reader) check() error {
+	f := rd.file
+	if err := checkSchema(f.Schema()); err != nil {
+		return err
+	}
+	if v, _ := f.Lookup(keyFormat); v != Version {
+		return fmt.Errorf("%w: format version %q, want %q", ErrCorrupt, v, Version)
+	}
+	s, _ := f.Lookup(keyStreams)
+	streams, err := decodeStreams(s)
+	if err != nil {
+		return err
+	}
+	rd.streams = streams
+	md := f.Metadata()
+	dataEnd := rd.size - int64(len(rd.tail))
+	var total int64
+	rd.rgs = make([]rowGroupMeta, len(md.RowGroups))
+	for i, rg := range md.RowGroups {
+		m := &rd.rgs[i]
+		if rg.NumRows < 0 || rg.NumRows > MaxRowsPerRowGroup || len(rg.Columns) != NumColumns {
+			return fmt.Errorf("%w: row group %d: %d rows, %d columns", ErrCorrupt, i, rg.NumRows, len(rg.Columns))
+		}
+		m.rows = rg.NumRows
+		total += rg.NumRows
+		for j := range rg.Columns {
+			cm := &rg.Columns[j].MetaData
+			r := chunkRange(cm)
+			if r.Off < 4 || r.Len < 0 || r.End() > dataEnd || cm.NumValues != rg.NumRows {
+				return fmt.Errorf("%w: row group %d column %d: bytes [%d, %d) of %d, %d values", ErrCorrupt, i, j, r.Off, r.End(), dataEnd, cm.NumValues)
+			}
+			m.cols[j] = r
+		}
+		m.minStream, m.maxStream = 0, int32(min(len(streams), math.MaxInt32))-1
+		if st := rg.Columns[colStream].MetaData.Statistics; len(st.MinValue) == 4 && len(st.MaxValue) == 4 {
+			m.minStream = int32(binary.LittleEndian.Uint32(st.MinValue))
+			m.maxStream = int32(binary.LittleEndian.Uint32(st.MaxValue))
+		}
+		m.minTime, m.maxTime = math.MinInt64, math.MaxInt64
+		if st := rg.Columns[colTS].MetaData.Statistics; len(st.MinValue) == 8 && len(st.MaxValue) == 8 {
+			m.minTime = int64(binary.LittleEndian.Uint64(st.MinValue))
+			m.maxTime = int64(binary.LittleEndian.Uint64(st.MaxValue))
+		}
+	}
+	if total != md.NumRows {
+		return fmt.Errorf("%w: row groups hold %d rows, footer says %d", ErrCorrupt, total, md.NumRows)
+	}
+	if total > 0 && len(streams) == 0 {
+		return fmt.Errorf("%w: %d rows and no streams", ErrCorrupt, total)
+	}
+	return nil
+}
+
+func chunkRange(cm *format.ColumnMetaData) Range {
+	off := cm.DataPageOffset
+	if cm.DictionaryPageOffset > 0 && cm.DictionaryPageOffset < off {
+		off = cm.DictionaryPageOffset
+	}
+	return Range{Off: off, Len: cm.TotalCompressedSize}
+}
+
+// Streams returns the label sets of the file's streams, indexed by stream
+// id. The caller must not modify them.
+func (rd *Reader) Streams() []labels.Labels { return rd.streams }
+
+// NumRows returns the rows of the file.
+func (rd *Reader) NumRows() int64 { return rd.file.NumRows() }
+
+// NumRowGroups returns the number of row groups.
+func (rd *Reader) NumRowGroups() int { return len(rd.rgs) }
+
+// Size returns the file size given to Open.
+func (rd *Reader) Size() int64 { return rd.size }
+
+// Tail returns the file's tail (footer), as Summary.Tail.
+func (rd *Reader) Tail() []byte { return rd.tail }
+
+// Stats returns what the Reader has read so far.
+func (rd *Reader) Stats() Stats {
+	return Stats{Requests: rd.r.requests.Load(), BytesRead: rd.r.bytes.Load()}
+}
+
+// Blocks returns the blocks that may hold rows of the given streams,
+// judged by the footer's per-row-group stream bounds.
+func (rd *Reader) Blocks(streams ...uint32) []Block {
+	var out []Block
+	for i, m := range rd.rgs {
+		for _, s := range streams {
+			if int64(s) >= int64(m.minStream) && int64(s) <= int64(m.maxStream) {
+				out = append(out, Block{RowGroup: i, Stream: s})
+			}
+		}
+	}
+	return out
+}
+
+// Columns selects the optional columns a Read decodes; stream and
+// timestamp are always read.
+type Columns uint8
+
+// The optional columns.
+const (
+	ColLine Columns = 1 << iota
+	ColMetadata
+	AllColumns = ColLine | ColMetadata
+)
+
+// Block names the rows of one stream inside one row group.
+type Block struct {
+	RowGroup int
+	Stream   uint32
+}
+
+// Selection is what a Read returns.
+type Selection struct {
+	// Blocks restricts the read to these (row group, stream) pairs; nil
+	// reads every row.
+	Blocks []Block
+	// From (inclusive) and Through (exclusive) bound timestamps in ns.
+	// A zero From or Through means no bound on that side.
+	From, Through int64
+	// Columns picks the optional columns to decode.
+	Columns Columns
+}
+
+// Entry is one row. Line and the strings of Metadata are valid only until
+// the iteration moves on: Read reuses its buffers.
+type Entry struct {
+	Stream    uint32
+	Timestamp int64
+	Line      []byte
+	Metadata  labels.Labels
+}
+
+// Read returns the selected rows in file order (stream, then time). The
+// iteration stops at the first error, which it yields with a zero Entry.
+func (rd *Reader) Read(ctx context.Context, sel Selection) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
+		var d decoder
+		d.init(rd, sel)
+		for i := range d.plan {
+			if err := ctx.Err(); err != nil {
+				yield(Entry{}, err)
+				return
+			}
+			if err := d.decodeRowGroup(i); err != nil {
+				yield(Entry{}, fmt.Errorf("read row group %d: %w", d.plan[i].rg, err))
+				return
+			}
+			if !d.emit(i, yield) {
+				return
+			}
+		}
+	}
+}
+
+// plannedGroup is one row group to decode and the streams wanted there
+// (nil: all).
+type plannedGroup struct {
+	rg      int
+	streams []uint32
+	fetch   [NumColumns]int // index into decoder.fetches per needed column, -1 if not needed
+}
+
+type fetch struct {
+	Range
+	buf []byte
+}
+
+type decoder struct {
+	rd      *Reader
+	sel     Selection
+	cols    [NumColumns]bool
+	plan    []plannedGroup
+	fetches []fetch
+	mem     memReaderAt
+
+	// decoded columns of the current row group
+	stream  []int32
+	ts      []int64
+	lines   []byte
+	lineOff []uint32
+	mds     []byte
+	mdOff   []uint32
+	md      labels.Labels
+}
+
+func (d *decoder) init(rd *Reader, sel Selection) {
+	d.rd, d.sel = rd, sel
+	d.cols = [NumColumns]bool{colStream: true, colTS: true, colLine: sel.Columns&ColLine != 0, colMetadata: sel.Columns&ColMetadata != 0}
+	if sel.From == 0 {
+		d.sel.From = math.MinInt64
+	}
+	keep := func(rg int) bool {
+		if rg < 0 || rg >= len(rd.rgs) {
+			return false
+		}
+		m := rd.rgs[rg]
+		return m.rows > 0 && m.maxTime >= d.sel.From && (sel.Through == 0 || m.minTime < sel.Through)
+	}
+	if sel.Blocks == nil {
+		for i := range rd.rgs {
+			if keep(i) {
+				d.plan = append(d.plan, plannedGroup{rg: i})
+			}
+		}
+	} else {
+		blocks := slices.Clone(sel.Blocks)
+		slices.SortFunc(blocks, func(a, b Block) int {
+			if a.RowGroup != b.RowGroup {
+				return a.RowGroup - b.RowGroup
+			}
+			return int(int64(a.Stream) - int64(b.Stream))
+		})
+		for _, b := range slices.Compact(blocks) {
+			if !keep(b.RowGroup) {
+				continue
+			}
+			if n := len(d.plan); n == 0 || d.plan[n-1].rg != b.RowGroup {
+				d.plan = append(d.plan, plannedGroup{rg: b.RowGroup, streams: []uint32{}})
+			}
+			p := &d.plan[len(d.plan)-1]
+			p.streams = append(p.streams, b.Stream)
+		}
+	}
+	// Coalesce the needed column chunks of all planned row groups into
+	// fetches: ranges in file order, merged across gaps up to maxGap while
+	// the result stays under maxFetch.
+	type need struct {
+		Range
+		plan, col int
+	}
+	var needs []need
+	for i, p := range d.plan {
+		for c := range NumColumns {
+			d.plan[i].fetch[c] = -1
+			if d.cols[c] {
+				needs = append(needs, need{rd.rgs[p.rg].cols[c], i, c})
+			}
+		}
+	}
+	slices.SortFunc(needs, func(a, b need) int { return int(a.Off - b.Off) })
+	for _, n := range needs {
+		if k := len(d.fetches) - 1; k >= 0 {
+			f := &d.fetches[k]
+			if n.Off <= f.End()+maxGap && max(f.End(), n.End())-f.Off <= maxFetch {
+				f.Len = max(f.End(), n.End()) - f.Off
+				d.plan[n.plan].fetch[n.col] = k
+				continue
+			}
+		}
+		d.fetches = append(d.fetches, fetch{Range: n.Range})
+		d.plan[n.plan].fetch[n.col] = len(d.fetches) - 1
+	}
+	d.mem.fallback = &rd.r
+}
+
+// load makes sure fetch k is in memory, and drops fetches that no later
+// row group needs (fetches are used in increasing order, except that a
+// row group's columns may span several).
+func (d *decoder) load(k int) error {
+	f := &d.fetches[k]
+	if f.buf != nil {
+		return nil
+	}
+	buf := make([]byte, f.Len)
+	if n, err := d.rd.r.ReadAt(buf, f.Off); n != len(buf) {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = fmt.Errorf("%w: short read at %d", ErrCorrupt, f.Off)
+		}
+		return fmt.Errorf("read bytes [%d, %d): %w", f.Off, f.End(), err)
+	}
+	f.buf = buf
+	return nil
+}
+
+func (d *decoder) decodeRowGroup(i int) (err error) {
+	defer recoverCorrupt(&err)
+	p := &d.plan[i]
+	lo := len(d.fetches)
+	for c := range NumColumns {
+		if k := p.fetch[c]; k >= 0 {
+			lo = min(lo, k)
+			if err := d.load(k); err != nil {
+				return err
+			}
+		}
+	}
+	for k := range lo {
+		d.fetches[k].buf = nil
+	}
+	d.mem.fetches = d.fetches
+	rg := d.rd.file.RowGroups()[p.rg]
+	rows := d.rd.rgs[p.rg].rows
+	chunks := rg.ColumnChunks()
+	d.stream, d.ts = d.stream[:0], d.ts[:0]
+	d.lines, d.lineOff = d.lines[:0], append(d.lineOff[:0], 0)
+	d.mds, d.mdOff = d.mds[:0], append(d.mdOff[:0], 0)
+	for c := range NumColumns {
+		if !d.cols[c] {
+			continue
+		}
+		cc, ok := chunks[c].(*parquet.FileColumnChunk)
+		if !ok {
+			return fmt.Errorf("BUG: column chunk of type %T", chunks[c])
+		}
+		f := d.fetches[p.fetch[c]]
+		r := d.rd.rgs[p.rg].cols[c]
+		if err := checkPages(f.buf[r.Off-f.Off:r.End()-f.Off], rows); err != nil {
+			return fmt.Errorf("column %s: %w", columnNames[c], err)
+		}
+		if err := d.decodeColumn(cc, c, rows); err != nil {
+			return fmt.Errorf("column %s: %w", columnNames[c], err)
+		}
+	}
+	nstreams := int32(min(len(d.rd.streams), math.MaxInt32))
+	for _, s := range d.stream {
+		if s < 0 || s >= nstreams {
+			return fmt.Errorf("%w: stream id %d of %d", ErrCorrupt, s, nstreams)
+		}
+	}
+	return nil
+}
+
+func (d *decoder) decodeColumn(cc *parquet.FileColumnChunk, c int, rows int64) error {
+	pages := cc.PagesFrom(&d.mem)
+	defer pages.Close()
+	var n int64
+	for {
+		page, err := pages.ReadPage()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		vals := page.Data()
+		k := page.NumValues()
+		n += k
+		if n > rows {
+			parquet.Release(page)
+			return fmt.Errorf("%w: more than %d values", ErrCorrupt, rows)
+		}
+		switch c {
+		case colStream:
+			d.stream = append(d.stream, vals.Int32()...)
+		case colTS:
+			d.ts = append(d.ts, vals.Int64()...)
+		case colLine:
+			data, offs := vals.ByteArray()
+			d.lines, d.lineOff, err = appendByteArrays(d.lines, d.lineOff, data, offs)
+		case colMetadata:
+			data, offs := vals.ByteArray()
+			d.mds, d.mdOff, err = appendByteArrays(d.mds, d.mdOff, data, offs)
+		}
+		parquet.Release(page)
+		if err != nil {
+			return err
+		}
+	}
+	if n != rows {
+		return fmt.Errorf("%w: %d values, want %d", ErrCorrupt, n, rows)
+	}
+	// The typed slices must match too (a page may lie about its count).
+	switch c {
+	case colStream:
+		n = int64(len(d.stream))
+	case colTS:
+		n = int64(len(d.ts))
+	case colLine:
+		n = int64(len(d.lineOff) - 1)
+	case colMetadata:
+		n = int64(len(d.mdOff) - 1)
+	}
+	if n != rows {
+		return fmt.Errorf("%w: decoded %d values, want %d", ErrCorrupt, n, rows)
+	}
+	return nil
+}
+
+// appendByteArrays appends a page's values (data and n+1 offsets) to a
+// flat buffer with running offsets.
+func appendByteArrays(buf []byte, offs []uint32, data []byte, offsets []uint32) ([]byte, []uint32, error) {
+	if len(offsets) == 0 {
+		return buf, offs, nil
+	}
+	base := uint32(len(buf)) - offsets[0]
+	if int64(len(buf))+int64(len(data)) > math.MaxUint32 {
+		return buf, offs, fmt.Errorf("%w: row group column over 4 GiB", ErrCorrupt)
+	}
+	prev := offsets[0]
+	for _, o := range offsets[1:] {
+		if o < prev || int(o) > len(data) {
+			return buf, offs, fmt.Errorf("%w: bad byte array offsets", ErrCorrupt)
+		}
+		prev = o
+		offs = append(offs, o+base)
+	}
+	buf = append(buf, data[offsets[0]:prev]...)
+	return buf, offs, nil
+}
+
+func (d *decoder) emit(i int, yield func(Entry, error) bool) bool {
+	p := &d.plan[i]
+	from, through := d.sel.From, d.sel.Through
+	wantLine, wantMD := d.cols[colLine], d.cols[colMetadata]
+	var e Entry
+	cur, ok := int32(-1), false
+	for r, s := range d.stream {
+		if s != cur {
+			cur = s
+			ok = p.streams == nil
+			if !ok {
+				_, ok = slices.BinarySearch(p.streams, uint32(s))
+			}
+		}
+		if !ok {
+			continue
+		}
+		ts := d.ts[r]
+		if ts < from || ts >= through && through != 0 {
+			continue
+		}
+		e.Stream, e.Timestamp = uint32(s), ts
+		if wantLine {
+			e.Line = d.lines[d.lineOff[r]:d.lineOff[r+1]:d.lineOff[r+1]]
+		}
+		if wantMD {
+			var err error
+			d.md, err = DecodeMetadata(d.md[:0], d.mds[d.mdOff[r]:d.mdOff[r+1]])
+			if err != nil {
+				yield(Entry{}, fmt.Errorf("read row group %d row %d: %w: %v", p.rg, r, ErrCorrupt, err))
+				return false
+			}
+			e.Metadata = d.md
+		}
+		if !yield(e, nil) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkPages walks the page headers of one column chunk before the
+// Parquet library sees it, so that sizes read from the file are bounded
+// by the bytes that are really there before anything is allocated.
+func checkPages(chunk []byte, rows int64) error {
+	var proto thrift.CompactProtocol
+	for len(chunk) > 0 {
+		rd := proto.NewReaderFromBytes(chunk)
+		var h format.PageHeader
+		if err := thrift.NewDecoder(rd).Decode(&h); err != nil {
+			return fmt.Errorf("%w: page header: %v", ErrCorrupt, err)
+		}
+		chunk = chunk[rd.BytesRead():]
+		c, u := int64(h.CompressedPageSize), int64(h.UncompressedPageSize)
+		if c < 0 || c > int64(len(chunk)) || u < 0 || u > maxPageSize {
+			return fmt.Errorf("%w: page of %d bytes (%d uncompressed) with %d left", ErrCorrupt, c, u, len(chunk))
+		}
+		if h.DataPageHeader.Valid && int64(h.DataPageHeader.V.NumValues) > rows ||
+			h.DataPageHeaderV2.Valid && int64(h.DataPageHeaderV2.V.NumValues) > rows ||
+			h.DictionaryPageHeader.Valid && int64(h.DictionaryPageHeader.V.NumValues) > rows {
+			return fmt.Errorf("%w: page with more values than the row group's %d rows", ErrCorrupt, rows)
+		}
+		chunk = chunk[c:]
+	}
+	return nil
+}
+
+// recoverCorrupt turns a panic of the Parquet library on bad input into
+// ErrCorrupt.
+func recoverCorrupt(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%w: decoder panic: %v", ErrCorrupt, r)
+	}
+}
+
+type countingReaderAt struct {
+	r        io.ReaderAt
+	requests atomic.Int64
+	bytes    atomic.Int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	c.requests.Add(1)
+	n, err := c.r.ReadAt(p, off)
+	c.bytes.Add(int64(n))
+	return n, err
+}
+
+// tailReaderAt serves the file's tail from memory.
+type tailReaderAt struct {
+	r    io.ReaderAt
+	off  int64
+	tail []byte
+}
+
+func (t *tailReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off >= t.off && off-t.off <= int64(len(t.tail)) {
+		n := copy(p, t.tail[off-t.off:])
+		if n < len(p) {
+			return n, io.EOF
+		}
+		return n, nil
+	}
+	return t.r.ReadAt(p, off)
+}
+
+// memReaderAt serves reads from the loaded fetches, and anything else from
+// the fallback (which the planner should make unnecessary).
+type memReaderAt struct {
+	fetches  []fetch
+	fallback io.ReaderAt
+}
+
+func (m *memReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	i, _ := slices.BinarySearchFunc(m.fetches, off, func(f fetch, off int64) int {
+		if f.End() <= off {
+			return -1
+		}
+		if f.Off > off {
+			return 1
+		}
+		return 0
+	})
+	if i < len(m.fetches) {
+		if f := m.fetches[i]; f.buf != nil && off >= f.Off && off+int64(len(p)) <= f.End() {
+			return copy(p, f.buf[off-f.Off:]), nil
+		}
+	}
+	return m.fallback.ReadAt(p, off)
+}
