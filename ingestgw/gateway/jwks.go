@@ -83,10 +83,10 @@ func (s *keySet) find(kid string, alg algSet) ([]jwt.VerificationKey, error) {
 	switch {
 	case len(out) > 0:
 		return out, nil
-	case !seen && kid != "":
-		return nil, fmt.Errorf("%w: kid %q", ErrUnknownKey, kid)
+	case kid == "":
+		return nil, fmt.Errorf("%w: token has no kid and no key allows its algorithm", ErrUnknownKey)
 	case !seen:
-		return nil, fmt.Errorf("%w: token has no kid and no key matches", ErrUnknownKey)
+		return nil, fmt.Errorf("%w: kid %q", ErrUnknownKey, kid)
 	}
 	return nil, fmt.Errorf("%w: kid %q does not allow this algorithm", ErrAlgorithm, kid)
 }
