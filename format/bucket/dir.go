@@ -304,7 +304,7 @@ func (d *Dir) Delete(ctx context.Context, key string) error {
 
 // List walks only the directory that holds prefix, in lexical key order.
 func (d *Dir) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
-	if err := validatePrefix(prefix); err != nil {
+	if err := ValidatePrefix(prefix); err != nil {
 		return fmt.Errorf("list: %w", err)
 	}
 	dirKey, namePrefix := "", prefix

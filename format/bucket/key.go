@@ -7,9 +7,14 @@ import (
 	"unicode/utf8"
 )
 
-// MaxKeyLen is the longest key, in bytes, that ValidateKey accepts. It is
-// the S3 limit.
-const MaxKeyLen = 1024
+// MaxKeyLen is the longest key, in bytes, that ValidateKey accepts: the
+// S3 limit of 1024 less MaxPrefixLen, so that a key stays valid when a
+// bucket puts a deployment prefix before it.
+const MaxKeyLen = 1024 - MaxPrefixLen
+
+// MaxPrefixLen is the longest prefix that an implementation may put before
+// every key (see s3.Config.Prefix).
+const MaxPrefixLen = 64
 
 // MaxSegmentLen is the longest segment of a key, in bytes: the longest
 // file name that common file systems allow.
@@ -63,10 +68,10 @@ func keyProblem(key string) string {
 	return ""
 }
 
-// validatePrefix checks a List prefix: empty, or a key, or a key followed by
-// one slash, or a key whose last segment is cut short. It rejects what no
-// valid key can start with.
-func validatePrefix(prefix string) error {
+// ValidatePrefix checks a List prefix: empty, a key, a key followed by one
+// slash, or a key whose last segment is cut short. It rejects, with
+// ErrInvalidKey, what no valid key can start with.
+func ValidatePrefix(prefix string) error {
 	if prefix == "" {
 		return nil
 	}

@@ -139,7 +139,7 @@ func (m *Mem) Delete(ctx context.Context, key string) error {
 // List calls fn in key order over a snapshot taken when List starts, so fn
 // may itself use the bucket.
 func (m *Mem) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
-	if err := validatePrefix(prefix); err != nil {
+	if err := ValidatePrefix(prefix); err != nil {
 		return fmt.Errorf("list: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
