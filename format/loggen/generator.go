@@ -77,6 +77,7 @@ type Generator struct {
 	clientIPs []uint32
 	clk       clock
 	buf       []byte
+	ends      []int
 
 	javaTmpl, goTmpl [numLevels][]tmpl
 	plainTmpl        [numStyles][numLevels][]tmpl
@@ -138,6 +139,16 @@ func New(cfg Config) *Generator {
 // Next returns the next entry. Timestamps advance by exponentially
 // distributed gaps averaging 1/Rate seconds; the first entry is at Start.
 func (g *Generator) Next() Entry {
+	e, b := g.next(g.buf[:0])
+	g.buf = b
+	if len(b) > 0 {
+		e.Line = string(b)
+	}
+	return e
+}
+
+// next returns the next entry without its Line, which it appends to b.
+func (g *Generator) next(b []byte) (Entry, []byte) {
 	r := g.r
 	ts := g.now
 	g.now += int64(r.r.ExpFloat64() * g.nsPerLine)
@@ -152,12 +163,11 @@ func (g *Generator) Next() Entry {
 	lvl := level(g.levels[b2i(k == kindJavaStack)].pick(r.u64()))
 	e := Entry{Tenant: s.tenant, Labels: s.streams[lvl], Timestamp: ts}
 	if r.chancePPM(emptyPPM) {
-		return e
+		return e, b
 	}
 	g.clk.set(ts)
 	idNum := r.chancePPM(idNumberPPM)
 	long := r.chancePPM(longPPM)
-	b := g.buf[:0]
 	switch k {
 	case kindJSON:
 		b, e.Metadata = g.jsonLine(b, s, lvl, idNum, long)
@@ -170,9 +180,7 @@ func (g *Generator) Next() Entry {
 	case kindPlain:
 		b = g.plainLine(b, s, lvl, idNum, long)
 	}
-	g.buf = b
-	e.Line = string(b)
-	return e
+	return e, b
 }
 
 func b2i(b bool) int {
@@ -188,24 +196,55 @@ func (g *Generator) Take(n int) []Entry {
 }
 
 // Fill appends entries to dst until it is full (len(dst) == cap(dst)) and
-// returns it.
+// returns it. It yields the same entries as calls to Next, but the lines
+// of a batch share one allocation.
 func (g *Generator) Fill(dst []Entry) []Entry {
-	for len(dst) < cap(dst) {
-		dst = append(dst, g.Next())
-	}
-	return dst
+	return g.batch(dst, func(dst []Entry, _ int64) bool { return len(dst) < cap(dst) })
 }
 
 // TakeBytes returns the next entries up to the first at which the sum of
 // len(Line) reaches n bytes. It returns nil for n <= 0.
 func (g *Generator) TakeBytes(n int64) []Entry {
-	var out []Entry
-	for sum := int64(0); sum < n; {
-		e := g.Next()
-		sum += int64(len(e.Line))
-		out = append(out, e)
+	return g.batch(nil, func(_ []Entry, sum int64) bool { return sum < n })
+}
+
+// batchBytes is the size of the shared allocation behind a batch's lines.
+const batchBytes = 1 << 20
+
+// batch appends entries while more(dst, bytes appended so far) holds. Lines
+// are written into one buffer and turned into strings a megabyte at a
+// time, which saves an allocation per line.
+func (g *Generator) batch(dst []Entry, more func([]Entry, int64) bool) []Entry {
+	buf := g.buf[:0]
+	ends := g.ends[:0]
+	first := len(dst)
+	var sum int64
+	flush := func() {
+		s := string(buf)
+		start := 0
+		for i, end := range ends {
+			if end > start {
+				dst[first+i].Line = s[start:end]
+			}
+			start = end
+		}
+		first += len(ends)
+		buf, ends = buf[:0], ends[:0]
 	}
-	return out
+	for more(dst, sum) {
+		var e Entry
+		n := len(buf)
+		e, buf = g.next(buf)
+		sum += int64(len(buf) - n)
+		dst = append(dst, e)
+		ends = append(ends, len(buf))
+		if len(buf) >= batchBytes {
+			flush()
+		}
+	}
+	flush()
+	g.buf, g.ends = buf, ends
+	return dst
 }
 
 // Tenants returns the tenants entries are generated for, in config order.

@@ -15,7 +15,7 @@ var goFiles = []string{"http/handler.go", "http/middleware.go", "store/postgres.
 func (g *Generator) jsonLine(b []byte, s *source, lvl level, idNum, long bool) ([]byte, labels.Labels) {
 	r := g.r
 	ts := g.javaTmpl[lvl]
-	t := &ts[r.intn(len(ts))]
+	t := &ts[r.skewed(len(ts))] // the first templates are the most common
 	b = append(b, `{"ts":"`...)
 	b = g.clk.rfc3339(b, 3)
 	b = append(b, `","level":"`...)
@@ -34,7 +34,8 @@ func (g *Generator) jsonLine(b []byte, s *source, lvl level, idNum, long bool) (
 		b = append(b, threads[t.site%len(threads)]...)
 	}
 	b = append(b, `","msg":"`...)
-	b = appendMsg(b, r, t, lvl)
+	var rd rendered
+	b = appendMsgRec(b, r, t, lvl, &rd)
 	b = append(b, '"')
 	var meta labels.Labels
 	if t.traced {
@@ -52,11 +53,11 @@ func (g *Generator) jsonLine(b []byte, s *source, lvl level, idNum, long bool) (
 		b = append(b, info.name...)
 		b = append(b, `":`...)
 		if info.num {
-			b = appendPH(b, r, f, lvl)
+			b = appendField(b, r, f, lvl, &rd)
 			continue
 		}
 		b = append(b, '"')
-		b = appendPH(b, r, f, lvl)
+		b = appendField(b, r, f, lvl, &rd)
 		b = append(b, '"')
 	}
 	if idNum {
@@ -88,7 +89,7 @@ func (g *Generator) jsonLine(b []byte, s *source, lvl level, idNum, long bool) (
 func (g *Generator) logfmtLine(b []byte, s *source, lvl level, idNum, long bool) []byte {
 	r := g.r
 	ts := g.goTmpl[lvl]
-	t := &ts[r.intn(len(ts))]
+	t := &ts[r.skewed(len(ts))] // the first templates are the most common
 	b = append(b, "ts="...)
 	b = g.clk.rfc3339(b, 6)
 	b = append(b, " level="...)
@@ -98,7 +99,8 @@ func (g *Generator) logfmtLine(b []byte, s *source, lvl level, idNum, long bool)
 	b = append(b, ':')
 	b = strconv.AppendInt(b, int64(20+t.site*37%480), 10)
 	b = append(b, ` msg="`...)
-	b = appendMsg(b, r, t, lvl)
+	var rd rendered
+	b = appendMsgRec(b, r, t, lvl, &rd)
 	b = append(b, '"')
 	if t.traced {
 		id, _ := g.request(s)
@@ -112,11 +114,11 @@ func (g *Generator) logfmtLine(b []byte, s *source, lvl level, idNum, long bool)
 		b = append(b, '=')
 		if info.spaces {
 			b = append(b, '"')
-			b = appendPH(b, r, f, lvl)
+			b = appendField(b, r, f, lvl, &rd)
 			b = append(b, '"')
 			continue
 		}
-		b = appendPH(b, r, f, lvl)
+		b = appendField(b, r, f, lvl, &rd)
 	}
 	if idNum {
 		b = append(b, " id_number="...)
@@ -218,7 +220,7 @@ func (g *Generator) plainLine(b []byte, s *source, lvl level, idNum, long bool) 
 	r := g.r
 	style := s.app.style
 	ts := g.plainTmpl[style][lvl]
-	t := &ts[r.intn(len(ts))]
+	t := &ts[r.skewed(len(ts))] // the first templates are the most common
 	switch style {
 	case styleKlog:
 		b = append(b, "IIWE"[lvl]) // klog has no debug severity; verbose lines are I

@@ -231,10 +231,45 @@ func appendUUID(b []byte, hi, lo uint64) []byte {
 
 // appendMsg renders a template's message text.
 func appendMsg(b []byte, r rng, t *tmpl, lvl level) []byte {
+	return appendMsgRec(b, r, t, lvl, nil)
+}
+
+// rendered records where the values of a message's placeholders are in the
+// buffer, so that a field of the same name repeats the value.
+type rendered struct {
+	n          int
+	ph         [4]ph
+	start, end [4]int
+}
+
+func (rd *rendered) lookup(p ph) (start, end int, ok bool) {
+	for i := range rd.n {
+		if rd.ph[i] == p {
+			return rd.start[i], rd.end[i], true
+		}
+	}
+	return 0, 0, false
+}
+
+// appendField appends the value of field p: the message's value for the
+// same placeholder if it has one, else a fresh value.
+func appendField(b []byte, r rng, p ph, lvl level, rd *rendered) []byte {
+	if start, end, ok := rd.lookup(p); ok {
+		return append(b, b[start:end]...)
+	}
+	return appendPH(b, r, p, lvl)
+}
+
+func appendMsgRec(b []byte, r rng, t *tmpl, lvl level, rd *rendered) []byte {
 	for _, s := range t.msg {
 		b = append(b, s.lit...)
 		if s.ph != phNone {
+			start := len(b)
 			b = appendPH(b, r, s.ph, lvl)
+			if rd != nil && rd.n < len(rd.ph) {
+				rd.ph[rd.n], rd.start[rd.n], rd.end[rd.n] = s.ph, start, len(b)
+				rd.n++
+			}
 		}
 	}
 	return b

@@ -44,7 +44,7 @@ var javaMessages = [numLevels][]string{
 		"position updated for {symbol} | account_id qty price",
 		"settlement batch {job} completed | count amount currency duration",
 		"!started TradingApplication in 12.384 seconds (process running for 13.1) | version",
-		"!Tomcat started on port 8080 (http) with context path '/' | port",
+		"!Tomcat started on port 8080 (http) with context path '/'",
 		"!consumer joined group | group topic partition",
 		"published event | topic partition offset",
 		"consumed event | topic partition offset latency_ms",
@@ -188,10 +188,10 @@ var plainMessages = [numStyles][numLevels][]string{
 	styleCoreDNS: {
 		levelDebug: {"![DEBUG] plugin/kubernetes: watch event {count}"},
 		levelInfo: {
-			"![INFO] {remote_addr}:{port} - {count} \"A IN api-gateway.prod.svc.cluster.local. udp 62 false 512\" NOERROR qr,aa,rd 132 0.000{count}s",
-			"![INFO] {remote_addr}:{port} - {count} \"AAAA IN postgres.data.svc.cluster.local. udp 60 false 512\" NOERROR qr,aa,rd 153 0.000{count}s",
-			"![INFO] {remote_addr}:{port} - {count} \"A IN api.stripe.com. udp 32 false 512\" NOERROR qr,rd,ra 96 0.00{count}s",
-			"![INFO] {remote_addr}:{port} - {count} \"A IN redis.data.svc.cluster.local.prod.svc.cluster.local. udp 76 false 512\" NXDOMAIN qr,aa,rd 169 0.000{count}s",
+			"![INFO] {remote_addr}:{pid} - {count} \"A IN api-gateway.prod.svc.cluster.local. udp 62 false 512\" NOERROR qr,aa,rd 132 0.000{count}s",
+			"![INFO] {remote_addr}:{pid} - {count} \"AAAA IN postgres.data.svc.cluster.local. udp 60 false 512\" NOERROR qr,aa,rd 153 0.000{count}s",
+			"![INFO] {remote_addr}:{pid} - {count} \"A IN api.stripe.com. udp 32 false 512\" NOERROR qr,rd,ra 96 0.00{count}s",
+			"![INFO] {remote_addr}:{pid} - {count} \"A IN redis.data.svc.cluster.local.prod.svc.cluster.local. udp 76 false 512\" NXDOMAIN qr,aa,rd 169 0.000{count}s",
 			"![INFO] plugin/reload: Running configuration SHA512 = {session_id}",
 		},
 		levelWarn: {"![WARNING] plugin/kubernetes: Kubernetes API connection failure: {error}"},
@@ -208,7 +208,7 @@ var plainMessages = [numStyles][numLevels][]string{
 			"!LOG:  connection authorized: user={user} database=ledger application_name=PostgreSQL JDBC Driver",
 			"!LOG:  duration: {latency_ms} ms  statement: SELECT id, balance FROM accounts WHERE id = {account_id}",
 			"!LOG:  automatic vacuum of table \"ledger.public.{table}\": index scans: 1",
-			"!LOG:  disconnection: session time: 0:00:{count}.{count} user={user} database=ledger host={remote_addr} port={port}",
+			"!LOG:  disconnection: session time: 0:00:{count}.{count} user={user} database=ledger host={remote_addr} port={pid}",
 		},
 		levelWarn: {
 			"!WARNING:  there is no transaction in progress",
@@ -224,7 +224,7 @@ var plainMessages = [numStyles][numLevels][]string{
 		},
 	},
 	styleRedis: {
-		levelDebug: {"!. DB 0: {count} keys ({count} volatile) in {count} slots HT.", "!. Client closed connection id={count} addr={remote_addr}:{port}"},
+		levelDebug: {"!. DB 0: {count} keys ({count} volatile) in {count} slots HT.", "!. Client closed connection id={count} addr={remote_addr}:{pid}"},
 		levelInfo: {
 			"!* Background saving started by pid {pid}",
 			"!* Background saving terminated with success",
@@ -235,7 +235,7 @@ var plainMessages = [numStyles][numLevels][]string{
 		},
 		levelWarn: {
 			"!# WARNING: 32 bit instance detected but no memory limit set.",
-			"!# Client id={count} addr={remote_addr}:{port} closed for overcoming of output buffer limits.",
+			"!# Client id={count} addr={remote_addr}:{pid} closed for overcoming of output buffer limits.",
 		},
 		levelError: {
 			"!# Error condition on socket for SYNC: Connection reset by peer",
