@@ -56,7 +56,8 @@
 // Loki's jsoniter; unknown keys are skipped; null stands for an empty
 // "streams", "stream", "values" or metadata. Strings are not checked for
 // UTF-8 validity. The stream object becomes Stream.Labels in text form,
-// sorted, a repeated name keeping its last value.
+// sorted, a repeated name keeping its last value; a repeated "stream" key
+// merges and a repeated "values" key replaces, as encoding/json would.
 //
 // # Limits and allocation
 //

@@ -1,11 +1,13 @@
 package push
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/kubemate/kmlog/format/labels"
 )
@@ -29,11 +31,16 @@ type jsonDecoder struct {
 	entries []Entry        // backing array of every stream's Entries
 	meta    []labels.Label // backing array of every entry's Metadata
 	pairs   []labels.Label // scratch for the stream object
-	buf     []byte         // scratch for unescaping
+	// arena receives unescaped strings. It is only ever appended to, so a
+	// string cut from it stays immutable even when append moves on to a
+	// new array.
+	arena []byte
 }
 
 func decodeJSON(b []byte, s string) (*Request, error) {
-	d := jsonDecoder{b: b, s: s}
+	// Every entry opens an array and takes at least 8 bytes (["1",""]), so
+	// this guess is close for real bodies and bounded for hostile ones.
+	d := jsonDecoder{b: b, s: s, entries: make([]Entry, 0, min(bytes.Count(b, []byte{'['}), len(b)/8))}
 	req := &Request{}
 	d.ws()
 	if d.pos >= len(d.b) || d.b[d.pos] != '{' {
@@ -76,13 +83,16 @@ func (d *jsonDecoder) stream() (Stream, error) {
 	}
 	var st Stream
 	haveLabels := false
+	d.pairs = d.pairs[:0]
 	first := len(d.entries)
 	err := d.object(func(key string) error {
 		switch {
 		case strings.EqualFold(key, "stream"):
-			d.pairs = d.pairs[:0]
+			// Like encoding/json decoding into a map: null empties it,
+			// a repeated object merges into it.
 			haveLabels = true
 			if d.null() {
+				d.pairs = d.pairs[:0]
 				return nil
 			}
 			return d.stringObject("stream", func(name, value string) {
@@ -320,14 +330,23 @@ func (d *jsonDecoder) str() (string, error) {
 // unescape finishes a string that starts at start and has its first
 // backslash at i.
 func (d *jsonDecoder) unescape(start, i int) (string, error) {
-	buf := append(d.buf[:0], d.b[start:i]...)
+	if d.arena == nil {
+		// Unescaping only shrinks text, so the rest of the body bounds
+		// what the arena will ever hold: it never grows.
+		d.arena = make([]byte, 0, len(d.b)-start)
+	}
+	first := len(d.arena)
+	buf := append(d.arena, d.b[start:i]...)
 	for i < len(d.b) {
 		c := d.b[i]
 		switch {
 		case c == '"':
 			d.pos = i + 1
-			d.buf = buf
-			return string(buf), nil
+			d.arena = buf
+			if len(buf) == first {
+				return "", nil
+			}
+			return unsafe.String(&buf[first], len(buf)-first), nil
 		case c < 0x20:
 			d.pos = i
 			return "", d.errorf("control character %#02x in string", c)

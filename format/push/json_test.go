@@ -55,6 +55,8 @@ func TestDecodeJSON(t *testing.T) {
 			&Request{Streams: []Stream{{Labels: "{}"}, {Labels: "{}"}}}},
 		{"null streams", `{"streams":null}`, &Request{}},
 		{"empty", `{}`, &Request{}},
+		{"repeated stream objects merge", `{"streams":[{"stream":{"a":"1","b":"2"},"stream":{"a":"3"}}]}`,
+			one(`{a="3", b="2"}`)},
 		{"repeated values keeps the last", `{"streams":[{"values":[["1","a"]],"stream":{"a":"b"},"values":[["2","b"]]}]}`,
 			one(`{a="b"}`, Entry{Timestamp: 2, Line: "b"})},
 		{"raw UTF-8 and invalid bytes pass through", "{\"streams\":[{\"values\":[[\"1\",\"\xff\xfe ok \u6f22\"]]}]}",

@@ -224,7 +224,9 @@ func TestDecodeProtoMetadataNormalized(t *testing.T) {
 }
 
 func TestDecodeProtoErrors(t *testing.T) {
-	tag := func(b []byte, num protowire.Number, typ protowire.Type) []byte { return protowire.AppendTag(b, num, typ) }
+	tag := func(b []byte, num protowire.Number, typ protowire.Type) []byte {
+		return protowire.AppendTag(b, num, typ)
+	}
 	wrap := func(num protowire.Number, body []byte) []byte {
 		return protowire.AppendBytes(tag(nil, num, protowire.BytesType), body)
 	}

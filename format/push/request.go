@@ -32,7 +32,13 @@ const maxPooled = 8 << 20
 // declared length is a lie that would make us allocate for nothing.
 const maxSnappyRatio = 32
 
-var bodyPool = sync.Pool{New: func() any { return new([]byte) }}
+// Pools of reusable buffers and decompressors: their state is reset on
+// every use, so sharing them across requests is invisible to callers.
+var (
+	bodyPool  = sync.Pool{New: func() any { return new([]byte) }}
+	gzipPool  sync.Pool // *gzip.Reader
+	flatePool sync.Pool // io.ReadCloser implementing flate.Resetter
+)
 
 // DecodeRequest reads a push body from r and decodes it according to the
 // request's Content-Type and Content-Encoding headers (see doc.go).
@@ -92,15 +98,26 @@ func readBody(r io.Reader, contentEncoding string, maxBytes int64, buf []byte) (
 	case "", "identity", "snappy":
 		return readAll(r, maxBytes, buf, "body")
 	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(r)
+		zr, _ := gzipPool.Get().(*gzip.Reader)
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(r)
+		} else {
+			err = zr.Reset(r)
+		}
 		if err != nil {
 			return buf, &DecodeError{Format: "gzip", Offset: -1, Msg: "read gzip header", Err: err}
 		}
-		defer zr.Close()
+		defer gzipPool.Put(zr)
 		return readCompressed(zr, maxBytes, buf, "gzip")
 	case "deflate":
-		fr := flate.NewReader(r)
-		defer fr.Close()
+		fr, _ := flatePool.Get().(io.ReadCloser)
+		if fr == nil {
+			fr = flate.NewReader(r)
+		} else if err := fr.(flate.Resetter).Reset(r, nil); err != nil {
+			return buf, &DecodeError{Format: "deflate", Offset: -1, Msg: "reset reader", Err: err}
+		}
+		defer flatePool.Put(fr)
 		return readCompressed(fr, maxBytes, buf, "deflate")
 	default:
 		return buf, fmt.Errorf("%w: Content-Encoding %q", ErrUnsupportedEncoding, contentEncoding)
