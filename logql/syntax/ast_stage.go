@@ -17,12 +17,12 @@ type LineFilterOp int
 // substring, as in Loki); pattern filters use Loki's pattern syntax with
 // <_> placeholders and must match the whole line.
 const (
-	LineContains    LineFilterOp = iota // |=
-	LineNotContains                     // !=
-	LineMatchRegexp                     // |~
-	LineNotRegexp                       // !~
-	LineMatchPattern                    // |>
-	LineNotPattern                      // !>
+	LineContains     LineFilterOp = iota // |=
+	LineNotContains                      // !=
+	LineMatchRegexp                      // |~
+	LineNotRegexp                        // !~
+	LineMatchPattern                     // |>
+	LineNotPattern                       // !>
 )
 
 func (op LineFilterOp) String() string {

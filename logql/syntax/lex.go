@@ -678,8 +678,11 @@ func parsePromDuration(s string) (time.Duration, error) {
 		}
 		s = s[i:]
 		j := 0
-		for j < len(s) && !isDecimal(s[j]) {
+		for j < len(s) && !isDecimal(s[j]) && s[j] != '.' {
 			j++
+		}
+		if j == 0 {
+			return 0, fmt.Errorf("not a valid duration string: %q", orig)
 		}
 		unit := s[:j]
 		s = s[j:]

@@ -25,7 +25,14 @@ func (p *printer) str(s string) { p.sb.WriteString(s) }
 
 func (p *printer) quote(s string) { p.sb.WriteString(strconv.Quote(s)) }
 
-func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+// formatFloat prints a number; -0 prints as 0, since the lexer, like
+// Loki's, reads "-0" as a duration.
+func formatFloat(v float64) string {
+	if v == 0 {
+		v = 0
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
 
 func print(n Node, normalize bool) string {
 	p := &printer{normalize: normalize}
