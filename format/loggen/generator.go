@@ -205,7 +205,12 @@ func (g *Generator) Fill(dst []Entry) []Entry {
 // TakeBytes returns the next entries up to the first at which the sum of
 // len(Line) reaches n bytes. It returns nil for n <= 0.
 func (g *Generator) TakeBytes(n int64) []Entry {
-	return g.batch(nil, func(_ []Entry, sum int64) bool { return sum < n })
+	if n <= 0 {
+		return nil
+	}
+	// Lines average a few hundred bytes; start with room for most of them.
+	dst := make([]Entry, 0, min(n/256+1, 1<<22))
+	return g.batch(dst, func(_ []Entry, sum int64) bool { return sum < n })
 }
 
 // batchBytes is the size of the shared allocation behind a batch's lines.
@@ -250,9 +255,10 @@ func (g *Generator) batch(dst []Entry, more func([]Entry, int64) bool) []Entry {
 // Tenants returns the tenants entries are generated for, in config order.
 func (g *Generator) Tenants() []tenant.ID { return slices.Clone(g.tenants) }
 
-// Streams returns every stream label set the generator can emit, over all
-// tenants, sorted and without duplicates (tenants may share a stream's
-// labels, such as a StatefulSet pod postgres-0).
+// Streams returns the stream label sets of every pod of every tenant,
+// sorted and without duplicates (tenants may share a stream's labels, such
+// as those of a StatefulSet pod postgres-0). Streams of apps whose group
+// the Mix leaves out receive no entries.
 func (g *Generator) Streams() []labels.Labels {
 	out := g.streams(func(*source) bool { return true })
 	return slices.CompactFunc(out, labels.Equal)

@@ -520,3 +520,53 @@ func TestFieldRepeatsMessageValue(t *testing.T) {
 		t.Fatal("no scheduled job lines")
 	}
 }
+
+// TestEveryTemplate renders each template once, with the rare extras, and
+// checks that the line is well formed.
+func TestEveryTemplate(t *testing.T) {
+	g := New(Config{Seed: 31, Namespaces: 12, Apps: 12})
+	g.clk.set(g.now)
+	src := map[group]*source{}
+	for _, s := range g.sources {
+		if src[s.group] == nil && (s.group != groupPlain || s.app.style == styleKlog) {
+			src[s.group] = s
+		}
+	}
+	for l := range numLevels {
+		java, golang := g.javaTmpl[l], g.goTmpl[l]
+		for i := range java {
+			g.javaTmpl[l] = java[i : i+1]
+			b, _ := g.jsonLine(nil, src[groupJava], l, true, true)
+			var m map[string]any
+			if err := json.Unmarshal(b, &m); err != nil || m["level"] != levelNames[l] {
+				t.Errorf("template %q: %v\n%s", javaMessages[l][i], err, b)
+			}
+			if msg, _ := m["msg"].(string); msg == "" || strings.ContainsAny(msg, "{}") {
+				t.Errorf("template %q left a placeholder: %s", javaMessages[l][i], m["msg"])
+			}
+		}
+		g.javaTmpl[l] = java
+		for i := range golang {
+			g.goTmpl[l] = golang[i : i+1]
+			b := g.logfmtLine(nil, src[groupGo], l, true, false)
+			if strings.ContainsAny(string(b), "{}") || strings.Count(string(b), `"`)%2 != 0 {
+				t.Errorf("template %q: %s", goMessages[l][i], b)
+			}
+		}
+		g.goTmpl[l] = golang
+		for st := range numStyles {
+			tmpls := g.plainTmpl[st][l]
+			s := *src[groupPlain]
+			app := *s.app
+			app.style = st
+			s.app = &app
+			for i := range tmpls {
+				g.plainTmpl[st][l] = tmpls[i : i+1]
+				if b := g.plainLine(nil, &s, l, false, false); strings.ContainsAny(string(b), "{}") || len(b) < 10 {
+					t.Errorf("template %q: %s", plainMessages[st][l][i], b)
+				}
+			}
+			g.plainTmpl[st][l] = tmpls
+		}
+	}
+}

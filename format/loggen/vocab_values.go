@@ -1,8 +1,8 @@
 package loggen
 
-// Value pools for placeholders, nginx lines and Java stack traces. None of
-// the strings holds '"' or '\\', so they can be written into JSON strings
-// unescaped.
+// Value pools for placeholders, nginx lines and Java stack traces. The
+// placeholder pools hold no '"' or '\\', so their values can be written
+// into JSON strings unescaped; TestEveryTemplate checks that.
 
 var (
 	currencies = []string{"USD", "USD", "USD", "EUR", "EUR", "CNY", "CNY", "HKD", "GBP", "JPY", "SGD", "CHF"}
