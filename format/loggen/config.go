@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/kubemate/kmlog/format/tenant"
@@ -110,8 +111,12 @@ func (c Config) Validate() error {
 	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
 		return fmt.Errorf("%w: rate is %v", ErrInvalidConfig, c.Rate)
 	}
+	tenants := c.Tenants
+	if len(c.TenantIDs) > 0 {
+		tenants = len(c.TenantIDs)
+	}
 	const maxSources = 1 << 20
-	if n := int64(max(len(c.TenantIDs), c.Tenants)) * int64(c.Namespaces) * int64(c.Apps) * int64(c.PodsPerApp); n > maxSources {
+	if n := int64(tenants) * int64(c.Namespaces) * int64(c.Apps) * int64(c.PodsPerApp); n > maxSources {
 		return fmt.Errorf("%w: %d pods, the limit is %d", ErrInvalidConfig, n, maxSources)
 	}
 	for _, w := range []int{c.Mix.JSON, c.Mix.Logfmt, c.Mix.Nginx, c.Mix.JavaStack, c.Mix.Plain} {
@@ -122,6 +127,9 @@ func (c Config) Validate() error {
 	for i, id := range c.TenantIDs {
 		if _, err := tenant.Parse(string(id)); err != nil {
 			return fmt.Errorf("%w: tenant_ids[%d]: %w", ErrInvalidConfig, i, err)
+		}
+		if slices.Contains(c.TenantIDs[:i], id) {
+			return fmt.Errorf("%w: tenant_ids[%d]: %q repeats", ErrInvalidConfig, i, id)
 		}
 	}
 	return nil

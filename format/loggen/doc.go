@@ -46,7 +46,8 @@
 // stack traces, 10% plain), then a pod of the matching group, then a
 // level. Pods are weighted Zipf-like by app (the app ranked k gets 1/k of
 // the top app's share, ranks shuffled by the seed) with ±40% jitter per
-// replica, so a few streams are much busier than the rest. Lines other
+// replica, so a few streams are much busier than the rest. Each tenant has
+// its own topology and the same share of the traffic. Lines other
 // than stack traces are 72% info, 16% debug, 9% warn and 3% error; stack
 // traces are 80% error and 20% warn; with the default mix the levels come
 // to about 68/15/10/7. A kind whose group has no app in a tiny topology

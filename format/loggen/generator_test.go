@@ -484,6 +484,8 @@ func TestValidate(t *testing.T) {
 		{"negative rate", Config{Rate: -1}, false},
 		{"negative mix", Config{Mix: Mix{JSON: 10, Plain: -1}}, false},
 		{"bad tenant", Config{TenantIDs: []tenant.ID{"a/b"}}, false},
+		{"repeated tenant", Config{TenantIDs: []tenant.ID{"a", "b", "a"}}, false},
+		{"many tenants by ID", Config{Tenants: 1 << 30, TenantIDs: []tenant.ID{"a"}}, true},
 		{"too many pods", Config{Tenants: 1000, Namespaces: 100, Apps: 100}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
