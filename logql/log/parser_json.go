@@ -170,7 +170,9 @@ func (j *JSONParser) readValue(val []byte, typ jsonType, esc bool) string {
 		}
 		return "false"
 	}
-	return string(val)
+	// Numbers are taken as their raw token, which on broken input may hold
+	// any bytes: clean them like strings.
+	return cleanValue(val)
 }
 
 // unescapeValue returns a JSON string's content as a label value; a bad

@@ -155,11 +155,9 @@ func (j *JSONExpressionParser) Process(_ int64, line []byte, lb *LabelsBuilder) 
 		case jsonNull:
 			lb.Set(name, "")
 		case jsonObject:
-			lb.Set(name, string(val))
+			lb.Set(name, cleanValue(val))
 		case jsonArray:
 			lb.Set(name, unescapeValue(&j.buf, val, bytes.IndexByte(val, '\\') >= 0))
-		case jsonBool:
-			lb.Set(name, string(val))
 		default:
 			lb.Set(name, unescapeValue(&j.buf, val, esc))
 		}
