@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,7 +29,10 @@ type Authenticator struct {
 	remote    *remoteKeys // from jwks_url; nil when not configured
 	claim     string
 	claimPath []string
+	leeway    time.Duration
 	logger    *slog.Logger
+	now       func() time.Time // the clock; tests replace it
+	cache     tokenCache
 }
 
 // NewAuthenticator reads the configured secret and JWKS files and prepares
@@ -36,7 +40,9 @@ type Authenticator struct {
 // JWKS URL; nil means a client with a 10 s timeout. cfg must have passed
 // Validate; Enabled is not consulted.
 func NewAuthenticator(cfg AuthConfig, client *http.Client, logger *slog.Logger) (*Authenticator, error) {
+	a := &Authenticator{}
 	opts := []jwt.ParserOption{
+		jwt.WithTimeFunc(func() time.Time { return a.now() }),
 		jwt.WithLeeway(cfg.Leeway),
 		jwt.WithExpirationRequired(),
 	}
@@ -46,12 +52,9 @@ func NewAuthenticator(cfg AuthConfig, client *http.Client, logger *slog.Logger) 
 	if cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
-	a := &Authenticator{
-		parser:    jwt.NewParser(opts...),
-		claim:     cfg.TenantClaim,
-		claimPath: strings.Split(cfg.TenantClaim, "."),
-		logger:    logger,
-	}
+	a.parser = jwt.NewParser(opts...)
+	a.claim, a.claimPath = cfg.TenantClaim, strings.Split(cfg.TenantClaim, ".")
+	a.leeway, a.logger, a.now = cfg.Leeway, logger, time.Now
 	if a.claim == "" {
 		a.claim, a.claimPath = "tenant", []string{"tenant"}
 	}
@@ -114,11 +117,31 @@ func bearerToken(r *http.Request) (string, bool) {
 }
 
 // Verify verifies a raw JWT and returns the tenant named by its claim. ctx
-// bounds a JWKS fetch, if one is needed.
+// bounds a JWKS fetch, if one is needed. Verified tokens are cached for up
+// to a minute (see tokenCacheTTL).
 func (a *Authenticator) Verify(ctx context.Context, raw string) (tenant.ID, error) {
 	if len(raw) > maxTokenBytes {
 		return "", fmt.Errorf("%w: token of %d bytes, the limit is %d", ErrInvalidToken, len(raw), maxTokenBytes)
 	}
+	now := a.now()
+	key := sha256.Sum256([]byte(raw))
+	if id, ok := a.cache.get(key, now); ok {
+		return id, nil
+	}
+	id, exp, err := a.verify(ctx, raw)
+	if err != nil {
+		return "", err
+	}
+	until := exp.Add(a.leeway)
+	if ttl := now.Add(tokenCacheTTL); ttl.Before(until) {
+		until = ttl
+	}
+	a.cache.put(key, id, until)
+	return id, nil
+}
+
+// verify does the work of Verify and also returns the token's expiry.
+func (a *Authenticator) verify(ctx context.Context, raw string) (tenant.ID, time.Time, error) {
 	claims := jwt.MapClaims{}
 	_, err := a.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		return a.key(ctx, t)
@@ -127,20 +150,25 @@ func (a *Authenticator) Verify(ctx context.Context, raw string) (tenant.ID, erro
 		// Keep our sentinel on top when the key lookup failed.
 		for _, s := range []error{ErrUnknownKey, ErrAlgorithm, ErrKeysUnavailable} {
 			if errors.Is(err, s) {
-				return "", err
+				return "", time.Time{}, err
 			}
 		}
-		return "", fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return "", time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	v, ok := lookupClaim(claims, a.claim, a.claimPath)
 	if !ok {
-		return "", fmt.Errorf("%w: claim %q is missing or not a string", ErrNoTenant, a.claim)
+		return "", time.Time{}, fmt.Errorf("%w: claim %q is missing or not a string", ErrNoTenant, a.claim)
 	}
 	id, err := tenant.Parse(v)
 	if err != nil {
-		return "", fmt.Errorf("%w: claim %q: %w", ErrNoTenant, a.claim, err)
+		return "", time.Time{}, fmt.Errorf("%w: claim %q: %w", ErrNoTenant, a.claim, err)
 	}
-	return id, nil
+	// exp is required, so the parser has checked that it is present.
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		return "", time.Time{}, fmt.Errorf("%w: exp: %v", ErrInvalidToken, err)
+	}
+	return id, exp.Time, nil
 }
 
 // key returns the key or keys that may verify t, enforcing the algorithm

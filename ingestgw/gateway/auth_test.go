@@ -198,41 +198,75 @@ func TestRemoteJWKSRotation(t *testing.T) {
 	a, err := NewAuthenticator(cfg, nil, discardLogger())
 	require.NoError(t, err)
 	now := time.Now()
-	a.remote.now = func() time.Time { return now }
+	a.now = func() time.Time { return now }
+	a.remote.now = a.now
 	ctx := context.Background()
-	verify := func(m jwt.SigningMethod, key any, kid string) error {
-		_, err := a.Verify(ctx, sign(t, m, key, kid, claimsFor("t1")))
+	verify := func(m jwt.SigningMethod, key any, kid, tenantID string) error {
+		_, err := a.Verify(ctx, sign(t, m, key, kid, claimsFor(tenantID)))
 		return err
 	}
 
 	require.Zero(t, js.fetches.Load(), "NewAuthenticator must not fetch")
-	require.NoError(t, verify(jwt.SigningMethodRS256, k.rsa1, "rsa1"))
-	require.NoError(t, verify(jwt.SigningMethodES256, k.ec, "ec1"))
+	require.NoError(t, verify(jwt.SigningMethodRS256, k.rsa1, "rsa1", "t1"))
+	require.NoError(t, verify(jwt.SigningMethodES256, k.ec, "ec1", "t1"))
+	require.NoError(t, verify(jwt.SigningMethodRS256, k.rsa1, "rsa1", "t2"))
 	require.EqualValues(t, 1, js.fetches.Load(), "keys are cached")
 
 	// The issuer rotates: rsa2 appears, rsa1 is retired.
 	js.set(jwksDoc(t, jwkOf(t, "rsa2", "RS256", &k.rsa2.PublicKey)))
 	// Within the unknown-kid interval the new kid is not fetched for…
-	require.ErrorIs(t, verify(jwt.SigningMethodRS256, k.rsa2, "rsa2"), ErrUnknownKey)
+	require.ErrorIs(t, verify(jwt.SigningMethodRS256, k.rsa2, "rsa2", "t1"), ErrUnknownKey)
 	require.EqualValues(t, 1, js.fetches.Load())
 	// …and after it, one refetch brings it in.
 	now = now.Add(maxUnknownKidInterval)
-	require.NoError(t, verify(jwt.SigningMethodRS256, k.rsa2, "rsa2"))
+	require.NoError(t, verify(jwt.SigningMethodRS256, k.rsa2, "rsa2", "t1"))
 	require.EqualValues(t, 2, js.fetches.Load())
-	require.ErrorIs(t, verify(jwt.SigningMethodRS256, k.rsa1, "rsa1"), ErrUnknownKey)
+	// A new token for the retired key fails; one verified before the
+	// rotation stays good until the token cache TTL.
+	require.ErrorIs(t, verify(jwt.SigningMethodRS256, k.rsa1, "rsa1", "t3"), ErrUnknownKey)
+	require.NoError(t, verify(jwt.SigningMethodRS256, k.rsa1, "rsa1", "t1"))
 	// A flood of unknown kids causes no more fetches within the interval.
 	for range 5 {
-		require.ErrorIs(t, verify(jwt.SigningMethodRS256, k.rsa1, "rsa1"), ErrUnknownKey)
+		require.ErrorIs(t, verify(jwt.SigningMethodRS256, k.rsa1, "rsa9", "t1"), ErrUnknownKey)
 	}
 	require.EqualValues(t, 2, js.fetches.Load())
+	now = now.Add(tokenCacheTTL)
+	require.ErrorIs(t, verify(jwt.SigningMethodRS256, k.rsa1, "rsa1", "t1"), ErrUnknownKey)
+	require.EqualValues(t, 3, js.fetches.Load(), "unknown kid after the interval refetches")
 
 	// The key server goes down: at the periodic refresh the cached keys stay.
 	js.fail.Store(true)
 	now = now.Add(cfg.JWKSRefresh)
-	require.NoError(t, verify(jwt.SigningMethodRS256, k.rsa2, "rsa2"))
-	require.EqualValues(t, 3, js.fetches.Load())
-	require.NoError(t, verify(jwt.SigningMethodRS256, k.rsa2, "rsa2"))
-	require.EqualValues(t, 3, js.fetches.Load(), "a failed fetch is not retried at once")
+	require.NoError(t, verify(jwt.SigningMethodRS256, k.rsa2, "rsa2", "t4"))
+	require.EqualValues(t, 4, js.fetches.Load())
+	require.NoError(t, verify(jwt.SigningMethodRS256, k.rsa2, "rsa2", "t5"))
+	require.EqualValues(t, 4, js.fetches.Load(), "a failed fetch is not retried at once")
+}
+
+// TestTokenCache checks that a cached token still expires on time.
+func TestTokenCache(t *testing.T) {
+	a, err := NewAuthenticator(testAuthConfig(t), nil, discardLogger())
+	require.NoError(t, err)
+	now := time.Now()
+	a.now = func() time.Time { return now }
+	c := claimsFor("t1")
+	c["exp"] = now.Add(20 * time.Second).Unix()
+	tok := sign(t, jwt.SigningMethodHS256, []byte(testSecret), "", c)
+	for range 2 {
+		id, err := a.Verify(context.Background(), tok)
+		require.NoError(t, err)
+		require.Equal(t, tenant.ID("t1"), id)
+	}
+	require.Len(t, a.cache.entries, 1)
+	now = now.Add(20*time.Second + a.leeway)
+	_, err = a.Verify(context.Background(), tok)
+	require.ErrorIs(t, err, jwt.ErrTokenExpired)
+
+	// The cache empties itself when full.
+	for i := range tokenCacheSize + 1 {
+		a.cache.put([32]byte{byte(i), byte(i >> 8)}, "t", now.Add(time.Hour))
+	}
+	require.Less(t, len(a.cache.entries), 3)
 }
 
 func TestRemoteJWKSUnavailable(t *testing.T) {

@@ -40,6 +40,10 @@ const (
 	routeUnknown = "unknown"
 )
 
+// fakeOrgID is shared by every request without a tenant when auth is off;
+// handlers must not modify header value slices.
+var fakeOrgID = []string{string(tenant.Fake)}
+
 // queryPrefixes are the path prefixes routed to Routes.Query.
 var queryPrefixes = []string{"/loki/api/v1/", "/api/prom/", "/prometheus/api/v1/"}
 
@@ -166,9 +170,9 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // returns false when it is rejected.
 func (g *gateway) setTenant(w http.ResponseWriter, r *http.Request) bool {
 	if g.auth == nil {
-		v := r.Header.Get(OrgIDHeader)
+		v := headerValue(r.Header, orgIDKey)
 		if v == "" {
-			r.Header.Set(OrgIDHeader, string(tenant.Fake))
+			r.Header[orgIDKey] = fakeOrgID
 			return true
 		}
 		if _, err := parseOrgID(v); err != nil {
@@ -179,7 +183,7 @@ func (g *gateway) setTenant(w http.ResponseWriter, r *http.Request) bool {
 	}
 	id, err := g.auth.Authenticate(r)
 	// Whatever the outcome, the client's own tenant header never passes.
-	r.Header.Del(OrgIDHeader)
+	delete(r.Header, orgIDKey)
 	if err != nil {
 		status, reason, text := classifyAuthError(err)
 		g.authFailures.WithLabelValues(reason).Inc()
@@ -193,7 +197,7 @@ func (g *gateway) setTenant(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	r.Header.Del("Authorization")
-	r.Header.Set(OrgIDHeader, string(id))
+	r.Header[orgIDKey] = []string{string(id)}
 	return true
 }
 
