@@ -1,6 +1,7 @@
 package log
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -77,6 +78,10 @@ func (m *ipMatcher) find(line []byte) bool {
 		for j < n && set[line[j]] {
 			j++
 		}
+		if !plausibleIP(line[i:j], set == &ipv4Chars) {
+			i = j
+			continue
+		}
 		// The parsed address does not outlive this iteration, so the
 		// token need not be copied.
 		if ip, err := netip.ParseAddr(unsafe.String(&line[i], j-i)); err == nil && m.contains(ip) {
@@ -85,6 +90,16 @@ func (m *ipMatcher) find(line []byte) bool {
 		i = j
 	}
 	return false
+}
+
+// plausibleIP rejects tokens that cannot parse before netip.ParseAddr
+// builds (and allocates) an error for them: an IPv4 address has three
+// dots and at most 15 bytes, an IPv6 one at least two colons.
+func plausibleIP(tok []byte, v4 bool) bool {
+	if v4 {
+		return len(tok) <= 15 && bytes.Count(tok, []byte{'.'}) == 3
+	}
+	return bytes.Count(tok, []byte{':'}) >= 2
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -78,7 +78,9 @@ func (p *Pipeline) ForStream(stream labels.Labels) *StreamPipeline {
 
 // Process runs one entry of stream through the pipeline. It returns the
 // output line (valid until the next call), the output labels and whether
-// the line is kept. metadata is the entry's structured metadata.
+// the line is kept. metadata is the entry's structured metadata. The
+// stream's label slice is recognised by identity between calls, so it
+// must not be modified while the pipeline is in use.
 func (p *Pipeline) Process(ts int64, line []byte, stream, metadata labels.Labels) ([]byte, *LabelsResult, bool) {
 	var sp *StreamPipeline
 	if d := unsafe.SliceData(stream); p.last != nil && d == p.lastData && len(stream) == p.lastLen {
