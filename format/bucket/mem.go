@@ -105,9 +105,8 @@ func (m *Mem) put(ctx context.Context, op, key string, r io.Reader, size int64, 
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s %s: %w", op, key, err)
 	}
-	var buf bytes.Buffer
-	buf.Grow(int(min(size, 64<<20)))
-	if err := readExact(ctx, &buf, r, size); err != nil {
+	p, err := readAllExact(ctx, r, size)
+	if err != nil {
 		return fmt.Errorf("%s %s: %w", op, key, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -118,7 +117,7 @@ func (m *Mem) put(ctx context.Context, op, key string, r io.Reader, size int64, 
 	if _, ok := m.objects[key]; ok && noReplace {
 		return fmt.Errorf("%s %s: %w", op, key, ErrExist)
 	}
-	m.objects[key] = memObject{data: buf.Bytes(), modified: m.now()}
+	m.objects[key] = memObject{data: p, modified: m.now()}
 	return nil
 }
 
@@ -163,4 +162,23 @@ func (m *Mem) List(ctx context.Context, prefix string, fn func(ObjectInfo) error
 		}
 	}
 	return nil
+}
+
+// readAllExact reads exactly size bytes of r into a new slice. Sizes up to
+// 64 MiB are allocated at once; larger ones grow as bytes arrive, so that a
+// wrong size cannot allocate a huge buffer up front.
+func readAllExact(ctx context.Context, r io.Reader, size int64) ([]byte, error) {
+	if size <= 64<<20 {
+		p := make([]byte, size)
+		n, err := io.ReadFull(&ctxReader{ctx: ctx, r: r}, p)
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			return nil, fmt.Errorf("read body: got %d bytes, want %d: %w", n, size, io.ErrUnexpectedEOF)
+		}
+		return p, err
+	}
+	var buf bytes.Buffer
+	if err := readExact(ctx, &buf, r, size); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

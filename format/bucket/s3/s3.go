@@ -235,6 +235,11 @@ func (b *Bucket) put(ctx context.Context, op, key string, r io.Reader, size int6
 		// minio-go would accept it and buffer a 5 GiB part.
 		return fmt.Errorf("%s %s: negative size %d", op, key, size)
 	}
+	if l, ok := r.(interface{ Len() int }); ok && int64(l.Len()) < size {
+		// Caught here, the mismatch costs no request; minio-go would
+		// retry the doomed PUT for seconds.
+		return fmt.Errorf("%s %s: reader has %d bytes, want %d: %w", op, key, l.Len(), size, io.ErrUnexpectedEOF)
+	}
 	opts := minio.PutObjectOptions{
 		PartSize:    b.partSize,
 		ContentType: "application/octet-stream",
@@ -289,4 +294,3 @@ func (b *Bucket) List(ctx context.Context, prefix string, fn func(bucket.ObjectI
 	}
 	return nil
 }
-
