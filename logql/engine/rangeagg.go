@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/kubemate/kmlog/format/labels"
 	"github.com/kubemate/kmlog/logql/log"
@@ -443,16 +444,15 @@ func absentLabels(ms []*labels.Matcher) labels.Labels {
 func rawAggregate(e *syntax.RangeAggregationExpr, xs []rawSample, lo, hi int64) (float64, bool) {
 	switch e.Op {
 	case syntax.OpRangeStdvar, syntax.OpRangeStddev:
-		var mean float64
-		for i, x := range xs {
-			mean += (x.v - mean) / float64(i+1)
-		}
-		var ss float64
+		// Welford's algorithm, as Loki.
+		var aux, count, mean float64
 		for _, x := range xs {
-			d := x.v - mean
-			ss += d * d
+			count++
+			delta := x.v - mean
+			mean += delta / count
+			aux += delta * (x.v - mean)
 		}
-		v := ss / float64(len(xs))
+		v := aux / count
 		if e.Op == syntax.OpRangeStddev {
 			v = math.Sqrt(v)
 		}
@@ -468,7 +468,7 @@ func rawAggregate(e *syntax.RangeAggregationExpr, xs []rawSample, lo, hi int64) 
 		}
 		return quantile(q, vs), true
 	case syntax.OpRangeRateCounter:
-		return extrapolatedRate(xs, lo, hi, e.Range.Range), true
+		return extrapolatedRate(xs, e.Range.Range), true
 	}
 	return 0, false
 }
@@ -493,27 +493,29 @@ func quantile(q float64, vs []float64) float64 {
 	return vs[int(lower)]*(1-w) + vs[int(upper)]*w
 }
 
-// extrapolatedRate is Prometheus's counter rate over the window (lo, hi],
-// which rate_counter uses.
-func extrapolatedRate(xs []rawSample, lo, hi int64, rng interface{ Seconds() float64 }) float64 {
+// extrapolatedRate is rate_counter as Loki computes it: Prometheus's
+// extrapolation anchored on the samples rather than on the window, with
+// Loki's units (nanosecond timestamps divided by 1000 as if they were
+// milliseconds). The result is reproduced, quirks included, so that
+// answers match Loki's.
+func extrapolatedRate(xs []rawSample, rng time.Duration) float64 {
 	if len(xs) < 2 {
 		return 0
 	}
 	first, last := xs[0], xs[len(xs)-1]
+	rangeStart := first.t - rng.Milliseconds()
+	rangeEnd := last.t
 	result := last.v - first.v
-	prev := first.v
-	for _, x := range xs[1:] {
+	var prev float64
+	for _, x := range xs {
 		if x.v < prev {
 			result += prev
 		}
 		prev = x.v
 	}
-	durToStart := float64(first.t-lo) / 1e9
-	durToEnd := float64(hi-last.t) / 1e9
-	sampled := float64(last.t-first.t) / 1e9
-	if sampled == 0 {
-		return 0
-	}
+	durToStart := float64(first.t-rangeStart) / 1000
+	durToEnd := float64(rangeEnd-last.t) / 1000
+	sampled := float64(last.t-first.t) / 1000
 	avgGap := sampled / float64(len(xs)-1)
 	if result > 0 && first.v >= 0 {
 		if dz := sampled * (first.v / result); dz < durToStart {
