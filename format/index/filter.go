@@ -1,0 +1,86 @@
+package index
+
+import (
+	"math"
+
+	"github.com/kubemate/kmlog/format/datafile"
+)
+
+// Filter is the token filter of one block: a Bloom filter over the
+// block's token hashes (datafile.EachToken). The zero Filter is "no
+// filter": it may contain anything.
+type Filter struct {
+	k    uint8  // probes per token; 0 means no filter
+	bits []byte // m = 8*len(bits) bits
+}
+
+// maxProbes bounds k.
+const maxProbes = 16
+
+// NewFilter builds a filter over sorted distinct token hashes with about
+// bitsPerToken bits each. An empty hash set gives a filter that holds
+// nothing. bitsPerToken 10 gives about 1% false positives.
+func NewFilter(hashes []uint64, bitsPerToken int) Filter {
+	bitsPerToken = max(bitsPerToken, 1)
+	k := uint8(min(maxProbes, max(1, int(math.Round(float64(bitsPerToken)*math.Ln2)))))
+	n := (len(hashes)*bitsPerToken + 7) / 8
+	f := Filter{k: k, bits: make([]byte, n)}
+	for _, h := range hashes {
+		f.add(h)
+	}
+	return f
+}
+
+// probes calls fn with the k bit positions of h: a = h, d = h>>33 | 1,
+// positions (a + i*d) mod m for i in [0, k).
+func (f Filter) add(h uint64) {
+	m := uint64(len(f.bits)) * 8
+	a, d := h, h>>33|1
+	for range f.k {
+		bit := a % m
+		f.bits[bit/8] |= 1 << (bit % 8)
+		a += d
+	}
+}
+
+func (f Filter) has(h uint64) bool {
+	m := uint64(len(f.bits)) * 8
+	if m == 0 {
+		return false
+	}
+	a, d := h, h>>33|1
+	for range f.k {
+		bit := a % m
+		if f.bits[bit/8]&(1<<(bit%8)) == 0 {
+			return false
+		}
+		a += d
+	}
+	return true
+}
+
+// Enabled reports whether f filters anything (false for the zero Filter).
+func (f Filter) Enabled() bool { return f.k != 0 }
+
+// Size is the filter's size in bytes.
+func (f Filter) Size() int { return len(f.bits) }
+
+// MayContain reports whether a line of the block may contain literal. It
+// is false only when some complete inner token of the literal (see
+// datafile.LiteralTokens) is missing, so it never gives a false negative
+// for a case-sensitive or case-insensitive substring match.
+func (f Filter) MayContain(literal string) bool {
+	return f.mayContainHashes(datafile.LiteralTokens(literal))
+}
+
+func (f Filter) mayContainHashes(hs []uint64) bool {
+	if f.k == 0 {
+		return true
+	}
+	for _, h := range hs {
+		if !f.has(h) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,187 @@
+package index
+
+import (
+	"math"
+	"slices"
+
+	"github.com/kubemate/kmlog/format/datafile"
+	"github.com/kubemate/kmlog/format/labels"
+)
+
+// Config tunes Build.
+type Config struct {
+	// BitsPerToken sizes the token filters: about 10 gives 1% false
+	// positives, 0 builds no filters.
+	BitsPerToken int `yaml:"bits_per_token"`
+}
+
+// DefaultConfig returns the measured default (see the package doc).
+func DefaultConfig() Config { return Config{BitsPerToken: 10} }
+
+// Index describes one data file. It is immutable once built or decoded
+// and safe for concurrent reads.
+type Index struct {
+	DataSize  int64  // size of the data file
+	Tail      []byte // the data file's tail (datafile.Summary.Tail)
+	Rows      int64
+	MinTime   int64
+	MaxTime   int64
+	RowGroups []datafile.RowGroupInfo
+	Streams   []Stream // sorted by labels; the position is the stream id
+}
+
+// Stream is one stream of the data file.
+type Stream struct {
+	Labels    labels.Labels
+	Rows      int64
+	LineBytes int64
+	MinTime   int64
+	MaxTime   int64
+	Blocks    []Block
+}
+
+// Block is the rows of one stream in one row group.
+type Block struct {
+	RowGroup  int
+	FirstRow  int64 // inside the row group
+	Rows      int64
+	MinTime   int64
+	MaxTime   int64
+	LineBytes int64
+	Filter    Filter
+}
+
+// Build makes the index of a data file from its Writer's Summary (or
+// datafile.Reader.Summarize).
+func Build(s datafile.Summary, cfg Config) *Index {
+	ix := &Index{
+		DataSize:  s.Size,
+		Tail:      slices.Clone(s.Tail),
+		Rows:      s.Rows,
+		MinTime:   s.MinTime,
+		MaxTime:   s.MaxTime,
+		RowGroups: slices.Clone(s.RowGroups),
+		Streams:   make([]Stream, len(s.Streams)),
+	}
+	for i, st := range s.Streams {
+		out := &ix.Streams[i]
+		*out = Stream{Labels: st.Labels, Rows: st.Rows, LineBytes: st.LineBytes, MinTime: st.MinTime, MaxTime: st.MaxTime}
+		out.Blocks = make([]Block, len(st.Blocks))
+		for j, b := range st.Blocks {
+			out.Blocks[j] = Block{RowGroup: b.RowGroup, FirstRow: b.FirstRow, Rows: b.Rows, MinTime: b.MinTime, MaxTime: b.MaxTime, LineBytes: b.LineBytes}
+			if cfg.BitsPerToken > 0 && b.Tokens != nil {
+				out.Blocks[j].Filter = NewFilter(b.Tokens, cfg.BitsPerToken)
+			}
+		}
+	}
+	return ix
+}
+
+// Query is what a querier asks of one data file.
+type Query struct {
+	// Matchers select streams by labels (all must match).
+	Matchers []*labels.Matcher
+	// From (inclusive) and Through (exclusive) bound timestamps in ns; a
+	// zero bound is no bound, as in datafile.Selection.
+	From, Through int64
+	// Literals are line-filter literals (|= "..."), all of which a line
+	// must contain; blocks whose token filter rules one out are skipped.
+	Literals []string
+	// Columns are the optional columns the read will decode.
+	Columns datafile.Columns
+}
+
+// Plan is what to read of a data file for a Query.
+type Plan struct {
+	// Streams are the ids of the streams whose labels and time match.
+	Streams []uint32
+	// Blocks are the (row group, stream) pairs to read; never nil.
+	Blocks []datafile.Block
+	// Ranges are the byte ranges of the column chunks to fetch, in file
+	// order, adjacent ones merged. datafile.Reader reads these (it may
+	// also read the holes up to 256 KiB between them in the same request).
+	Ranges []datafile.Range
+	// Bytes is the sum of Ranges' lengths; Rows bounds the rows read.
+	Bytes, Rows int64
+	// Skipped counts blocks ruled out by time and by token filter.
+	SkippedTime, SkippedFilter int
+	query                      Query
+}
+
+// Selection is the datafile.Selection that reads the plan.
+func (p *Plan) Selection() datafile.Selection {
+	return datafile.Selection{Blocks: p.Blocks, From: p.query.From, Through: p.query.Through, Columns: p.query.Columns}
+}
+
+// Select plans a read of the data file: the streams whose labels match,
+// their blocks that overlap the time range and whose token filter may
+// hold every literal, and the byte ranges of those blocks' column chunks.
+func (ix *Index) Select(q Query) Plan {
+	p := Plan{Blocks: []datafile.Block{}, query: q}
+	from, through := q.From, q.Through
+	if from == 0 {
+		from = math.MinInt64
+	}
+	overlaps := func(lo, hi int64) bool { return hi >= from && (through == 0 || lo < through) }
+	var toks [][]uint64
+	for _, l := range q.Literals {
+		toks = append(toks, datafile.LiteralTokens(l))
+	}
+	rgs := map[int]bool{}
+	for id := range ix.Streams {
+		st := &ix.Streams[id]
+		if !matches(st.Labels, q.Matchers) || !overlaps(st.MinTime, st.MaxTime) {
+			continue
+		}
+		p.Streams = append(p.Streams, uint32(id))
+	blocks:
+		for _, b := range st.Blocks {
+			if !overlaps(b.MinTime, b.MaxTime) {
+				p.SkippedTime++
+				continue
+			}
+			for _, hs := range toks {
+				if !b.Filter.mayContainHashes(hs) {
+					p.SkippedFilter++
+					continue blocks
+				}
+			}
+			p.Blocks = append(p.Blocks, datafile.Block{RowGroup: b.RowGroup, Stream: uint32(id)})
+			p.Rows += b.Rows
+			rgs[b.RowGroup] = true
+		}
+	}
+	cols := []int{2, 3} // stream, ts
+	if q.Columns&datafile.ColLine != 0 {
+		cols = append(cols, 0)
+	}
+	if q.Columns&datafile.ColMetadata != 0 {
+		cols = append(cols, 1)
+	}
+	for rg := range rgs {
+		for _, c := range cols {
+			p.Ranges = append(p.Ranges, ix.RowGroups[rg].Columns[c])
+		}
+	}
+	slices.SortFunc(p.Ranges, func(a, b datafile.Range) int { return int(a.Off - b.Off) })
+	var merged []datafile.Range
+	for _, r := range p.Ranges {
+		p.Bytes += r.Len
+		if n := len(merged); n > 0 && merged[n-1].End() >= r.Off {
+			merged[n-1].Len = max(merged[n-1].End(), r.End()) - merged[n-1].Off
+			continue
+		}
+		merged = append(merged, r)
+	}
+	p.Ranges = merged
+	return p
+}
+
+func matches(ls labels.Labels, ms []*labels.Matcher) bool {
+	for _, m := range ms {
+		if !m.Matches(ls.Get(m.Name)) {
+			return false
+		}
+	}
+	return true
+}
