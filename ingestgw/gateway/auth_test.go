@@ -320,3 +320,19 @@ func errorsIsAny(err error, targets ...error) bool {
 	}
 	return false
 }
+
+// TestAlgConfusionJWKSOnly: without a shared secret, an HS256 token keyed
+// with the public key is refused before any HMAC is computed.
+func TestAlgConfusionJWKSOnly(t *testing.T) {
+	cfg := testAuthConfig(t)
+	cfg.HS256Secret = ""
+	a, err := NewAuthenticator(cfg, nil, discardLogger())
+	require.NoError(t, err)
+	k := testKeys()
+	pubDER, err := x509.MarshalPKIXPublicKey(&k.rsa1.PublicKey)
+	require.NoError(t, err)
+	for _, key := range [][]byte{pubDER, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})} {
+		_, err = a.Verify(context.Background(), sign(t, jwt.SigningMethodHS256, key, "rsa1", claimsFor("t1")))
+		require.ErrorIs(t, err, ErrAlgorithm)
+	}
+}

@@ -61,4 +61,9 @@
 // EC: the ES algorithm of its curve, OKP Ed25519: EdDSA). The shared secret
 // only ever verifies HS256, so a token cannot make the gateway use a public
 // key as an HMAC secret.
+//
+// Agents send the same token with every push, so verified tokens are
+// remembered (by SHA-256) until they expire or for one minute, whichever
+// comes first; a key removed from the JWKS therefore stops working within a
+// minute for tokens already seen. Only successes are cached.
 package gateway

@@ -160,7 +160,9 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(sw, r.Body, g.maxBody)
+		// The server's own writer, not sw: it closes the connection after
+		// an oversized HTTP/1.1 body, which only it can do.
+		r.Body = http.MaxBytesReader(w, r.Body, g.maxBody)
 	}
 	h.ServeHTTP(sw, r)
 }
