@@ -1,0 +1,117 @@
+package ingester
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/kubemate/kmlog/format/push"
+	"github.com/kubemate/kmlog/format/tenant"
+	"github.com/kubemate/kmlog/logql/syntax"
+)
+
+// Paths of the ingester's internal HTTP API.
+const (
+	PushPath  = "/ingester/push"  // POST: a push from the distributor
+	QueryPath = "/ingester/query" // GET: recent entries for a log selector
+	FlushPath = "/flush"          // POST: flush every head now (as Loki's /flush)
+)
+
+const orgIDHeader = "X-Scope-OrgID"
+
+// Handler serves the ingester's internal HTTP API.
+func (ing *Ingester) Handler(maxBody int64) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+PushPath, func(w http.ResponseWriter, r *http.Request) {
+		t, err := tenant.Parse(r.Header.Get(orgIDHeader))
+		if err != nil {
+			http.Error(w, "no org id: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		req, err := push.DecodeRequest(r.Body, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"), maxBody)
+		if err != nil {
+			code := http.StatusBadRequest
+			if errors.Is(err, push.ErrTooLarge) {
+				code = http.StatusRequestEntityTooLarge
+			}
+			http.Error(w, err.Error(), code)
+			return
+		}
+		if err := ing.Push(r.Context(), t, req); err != nil {
+			if se, ok := errors.AsType[*StatusError](err); ok {
+				http.Error(w, se.Msg, se.Code)
+				return
+			}
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET "+QueryPath, func(w http.ResponseWriter, r *http.Request) {
+		t, err := tenant.Parse(r.Header.Get(orgIDHeader))
+		if err != nil {
+			http.Error(w, "no org id: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		q, err := ParseQueryParams(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		res, err := ing.Query(r.Context(), t, q)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", push.ContentTypeProto)
+		_, _ = w.Write(push.EncodeProto(res))
+	})
+	mux.HandleFunc("POST "+FlushPath, func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
+		defer cancel()
+		if err := ing.Flush(ctx); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}
+
+// ParseQueryParams reads the recent-data query: query (a LogQL log
+// selector; its stream matchers and leading |= literals are pushed down),
+// start and end (Unix nanoseconds), limit and direction.
+func ParseQueryParams(r *http.Request) (Query, error) {
+	v := r.URL.Query()
+	sel, err := syntax.ParseLogSelector(v.Get("query"))
+	if err != nil {
+		return Query{}, err
+	}
+	q := Query{Matchers: sel.Matchers, Contains: syntax.LineFilterLiterals(sel), Through: 1<<63 - 1}
+	if s := v.Get("start"); s != "" {
+		if q.From, err = strconv.ParseInt(s, 10, 64); err != nil {
+			return Query{}, fmt.Errorf("bad start %q: want Unix nanoseconds", s)
+		}
+	}
+	if s := v.Get("end"); s != "" {
+		if q.Through, err = strconv.ParseInt(s, 10, 64); err != nil {
+			return Query{}, fmt.Errorf("bad end %q: want Unix nanoseconds", s)
+		}
+	}
+	if s := v.Get("limit"); s != "" {
+		if q.Limit, err = strconv.Atoi(s); err != nil || q.Limit < 0 {
+			return Query{}, fmt.Errorf("bad limit %q", s)
+		}
+	}
+	switch d := v.Get("direction"); d {
+	case "", "backward", "BACKWARD":
+		q.Backward = true
+	case "forward", "FORWARD":
+	default:
+		return Query{}, fmt.Errorf("bad direction %q: want forward or backward", d)
+	}
+	return q, nil
+}

@@ -1,0 +1,415 @@
+package ingester
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kubemate/kmlog/format/bucket"
+	"github.com/kubemate/kmlog/format/datafile"
+	"github.com/kubemate/kmlog/format/index"
+	"github.com/kubemate/kmlog/format/labels"
+	"github.com/kubemate/kmlog/format/objkey"
+	"github.com/kubemate/kmlog/format/push"
+	"github.com/kubemate/kmlog/format/tenant"
+	"github.com/kubemate/kmlog/ingestgw/internal/wal"
+	"github.com/kubemate/kmlog/ingestgw/limits"
+)
+
+var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	ing    *Ingester
+	wal    *wal.WAL
+	bkt    bucket.Bucket
+	walDir string
+	cancel context.CancelFunc
+}
+
+func testConfig() Config {
+	cfg := DefaultConfig()
+	cfg.FlushCheckPeriod = time.Hour // tests flush explicitly
+	cfg.RetryMin = time.Millisecond
+	cfg.RetryMax = 10 * time.Millisecond
+	return cfg
+}
+
+// start opens (or reopens) an ingester over walDir and bkt.
+func start(t *testing.T, cfg Config, bkt bucket.Bucket, walDir string, lim limits.Limits) *fixture {
+	t.Helper()
+	wcfg := wal.DefaultConfig()
+	wcfg.Dir = walDir
+	wcfg.SegmentSize = 64 << 10
+	w, err := wal.Open(wcfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ov, err := limits.NewOverrides(lim, "", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ing, err := New(cfg, bkt, w, ov, nil, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ing.now = func() time.Time { return t0.Add(time.Minute) }
+	ctx, cancel := context.WithCancel(t.Context())
+	if err := ing.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{ing: ing, wal: w, bkt: bkt, walDir: walDir, cancel: cancel}
+	t.Cleanup(func() { cancel(); _ = w.Close() })
+	return f
+}
+
+// crash abandons the ingester without flushing, as kill -9 would.
+func (f *fixture) crash() {
+	f.cancel()
+	_ = f.wal.Close()
+}
+
+func entries(ts0 time.Time, lines ...string) []push.Entry {
+	out := make([]push.Entry, len(lines))
+	for i, l := range lines {
+		out[i] = push.Entry{Timestamp: ts0.Add(time.Duration(i) * time.Second).UnixNano(), Line: l}
+	}
+	return out
+}
+
+// readBack reads every entry a tenant has in the bucket, by stream, and
+// checks every index against its data file.
+func readBack(t *testing.T, bkt bucket.Bucket, tid tenant.ID) map[string][]push.Entry {
+	t.Helper()
+	ctx := t.Context()
+	out := map[string][]push.Entry{}
+	err := bkt.List(ctx, objkey.TenantPrefix(tid), func(oi bucket.ObjectInfo) error {
+		k, err := objkey.Parse(oi.Key)
+		if err != nil || k.Kind != objkey.KindIndex {
+			return err
+		}
+		raw, err := bucket.ReadAll(ctx, bkt, oi.Key)
+		if err != nil {
+			return err
+		}
+		ix, err := index.Decode(raw)
+		if err != nil {
+			return err
+		}
+		dataKey := objkey.Data(k.Tenant, k.Day, k.ID)
+		ra := bucket.NewReaderAt(ctx, bkt, dataKey, ix.DataSize)
+		if err := index.Check(ctx, ix, ra, ix.DataSize); err != nil {
+			return fmt.Errorf("check %s: %w", oi.Key, err)
+		}
+		rd, err := datafile.Open(ctx, ra, ix.DataSize, datafile.OpenOptions{Tail: ix.Tail})
+		if err != nil {
+			return err
+		}
+		streams := rd.Streams()
+		for e, err := range rd.Read(ctx, datafile.Selection{Columns: datafile.AllColumns}) {
+			if err != nil {
+				return err
+			}
+			key := streams[e.Stream].String()
+			var md labels.Labels
+			for _, l := range e.Metadata {
+				md = append(md, labels.Label{Name: strings.Clone(l.Name), Value: strings.Clone(l.Value)})
+			}
+			out[key] = append(out[key], push.Entry{Timestamp: e.Timestamp, Line: string(e.Line), Metadata: md})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestPushFlushReadBack(t *testing.T) {
+	bkt := bucket.NewMem()
+	f := start(t, testConfig(), bkt, t.TempDir(), limits.Default())
+	req := &push.Request{Streams: []push.Stream{
+		{Labels: `{app="api", namespace="prod"}`, Entries: entries(t0, "one", "", "three \xff non-utf8")},
+		{Labels: `{app="web", namespace="prod"}`, Entries: []push.Entry{{Timestamp: t0.UnixNano(), Line: "with md", Metadata: labels.FromStrings("trace_id", "abc")}}},
+	}}
+	if err := f.ing.Push(t.Context(), "tenant-a", req); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ing.Push(t.Context(), "tenant-b", &push.Request{Streams: []push.Stream{{Labels: `{app="other"}`, Entries: entries(t0, "b")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ing.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := readBack(t, bkt, "tenant-a")
+	want := map[string][]push.Entry{
+		`{app="api", namespace="prod"}`: entries(t0, "one", "", "three \xff non-utf8"),
+		`{app="web", namespace="prod"}`: {{Timestamp: t0.UnixNano(), Line: "with md", Metadata: labels.FromStrings("trace_id", "abc")}},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("tenant-a read back (-want +got):\n%s", d)
+	}
+	// Tenants never cross prefixes.
+	if got := readBack(t, bkt, "tenant-b"); len(got) != 1 || got[`{app="other"}`] == nil {
+		t.Fatalf("tenant-b: %v", got)
+	}
+	// After the flush no WAL segment older than the current one remains.
+	segs, _ := filepath.Glob(filepath.Join(f.walDir, "*"))
+	if len(segs) > 1 {
+		t.Errorf("WAL segments left after a full flush: %v", segs)
+	}
+}
+
+func TestOutOfOrderAndDuplicates(t *testing.T) {
+	bkt := bucket.NewMem()
+	cfg := testConfig()
+	cfg.OutOfOrderWindow = time.Hour
+	f := start(t, cfg, bkt, t.TempDir(), limits.Default())
+	ls := `{app="api"}`
+	p := func(ts time.Time, line string) error {
+		return f.ing.Push(t.Context(), "t", &push.Request{Streams: []push.Stream{{Labels: ls, Entries: []push.Entry{{Timestamp: ts.UnixNano(), Line: line}}}}})
+	}
+	for _, c := range []struct {
+		ts   time.Time
+		line string
+	}{
+		{t0.Add(30 * time.Minute), "newest"},
+		{t0.Add(10 * time.Minute), "older, inside the window"},
+		{t0.Add(30 * time.Minute), "newest"}, // exact duplicate of the newest
+		{t0.Add(10 * time.Minute), "older, inside the window"},
+	} {
+		if err := p(c.ts, c.line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := p(t0.Add(-31*time.Minute), "too far behind")
+	se, ok := errors.AsType[*StatusError](err)
+	if !ok || se.Code != http.StatusBadRequest || !strings.Contains(se.Msg, "entry too far behind") {
+		t.Fatalf("err = %v", err)
+	}
+	if err := f.ing.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := readBack(t, bkt, "t")[ls]
+	want := []push.Entry{{Timestamp: t0.Add(10 * time.Minute).UnixNano(), Line: "older, inside the window"}, {Timestamp: t0.Add(30 * time.Minute).UnixNano(), Line: "newest"}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("(-want +got):\n%s", d)
+	}
+}
+
+func TestCrashReplaysWAL(t *testing.T) {
+	bkt := bucket.NewMem()
+	walDir := t.TempDir()
+	f := start(t, testConfig(), bkt, walDir, limits.Default())
+	var want []push.Entry
+	for i := 0; i < 200; i++ {
+		e := push.Entry{Timestamp: t0.Add(time.Duration(i) * time.Millisecond).UnixNano(), Line: fmt.Sprintf("line %d %s", i, strings.Repeat("x", i))}
+		want = append(want, e)
+		if err := f.ing.Push(t.Context(), "t", &push.Request{Streams: []push.Stream{{Labels: `{app="api"}`, Entries: []push.Entry{e}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.crash()
+	if n := len(readBack(t, bkt, "t")); n != 0 {
+		t.Fatal("nothing should have been flushed before the crash")
+	}
+	f2 := start(t, testConfig(), bkt, walDir, limits.Default())
+	res, err := f2.ing.Query(t.Context(), "t", Query{Matchers: []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "app", "api")}, Through: 1<<63 - 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Streams) != 1 || len(res.Streams[0].Entries) != 200 {
+		t.Fatalf("replayed query: %d streams", len(res.Streams))
+	}
+	if err := f2.ing.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, readBack(t, bkt, "t")[`{app="api"}`]); d != "" {
+		t.Fatalf("after replay and flush (-want +got):\n%s", d)
+	}
+}
+
+// flaky fails every Put while down is set.
+type flaky struct {
+	bucket.Bucket
+	down  atomic.Bool
+	fails atomic.Int64
+}
+
+func (f *flaky) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	if f.down.Load() {
+		f.fails.Add(1)
+		return errors.New("connection refused")
+	}
+	return f.Bucket.Put(ctx, key, r, size)
+}
+
+func TestBucketDownKeepsDataAndWAL(t *testing.T) {
+	bkt := &flaky{Bucket: bucket.NewMem()}
+	bkt.down.Store(true)
+	walDir := t.TempDir()
+	f := start(t, testConfig(), bkt, walDir, limits.Default())
+	if err := f.ing.Push(t.Context(), "t", &push.Request{Streams: []push.Stream{{Labels: `{app="api"}`, Entries: entries(t0, "a", "b")}}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if err := f.ing.Flush(ctx); err == nil {
+		t.Fatal("flush succeeded with the bucket down")
+	}
+	if bkt.fails.Load() == 0 {
+		t.Fatal("no upload was attempted")
+	}
+	// Still queryable while the upload is retried.
+	res, _ := f.ing.Query(t.Context(), "t", Query{Matchers: []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "app", "api")}, Through: 1<<63 - 1})
+	if len(res.Streams) != 1 || len(res.Streams[0].Entries) != 2 {
+		t.Fatalf("query while flushing: %+v", res)
+	}
+	// A crash now must lose nothing: the WAL was kept.
+	f.crash()
+	bkt.down.Store(false)
+	f2 := start(t, testConfig(), bkt, walDir, limits.Default())
+	if err := f2.ing.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBack(t, bkt, "t")[`{app="api"}`]; len(got) != 2 {
+		t.Fatalf("after recovery: %v", got)
+	}
+}
+
+func TestRetryUploadsWhenBucketReturns(t *testing.T) {
+	bkt := &flaky{Bucket: bucket.NewMem()}
+	bkt.down.Store(true)
+	f := start(t, testConfig(), bkt, t.TempDir(), limits.Default())
+	if err := f.ing.Push(t.Context(), "t", &push.Request{Streams: []push.Stream{{Labels: `{app="api"}`, Entries: entries(t0, "a")}}}); err != nil {
+		t.Fatal(err)
+	}
+	f.ing.sealDue(true)
+	for bkt.fails.Load() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	bkt.down.Store(false)
+	if err := f.ing.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBack(t, bkt, "t")[`{app="api"}`]; len(got) != 1 {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	lim := limits.Default()
+	lim.MaxGlobalStreamsPerUser = 2
+	lim.PerStreamRateLimit = 100
+	lim.PerStreamRateLimitBurst = 100
+	cfg := testConfig()
+	cfg.ReplicationFactor = 1
+	f := start(t, cfg, bucket.NewMem(), t.TempDir(), lim)
+	push1 := func(ls, line string) error {
+		return f.ing.Push(t.Context(), "t", &push.Request{Streams: []push.Stream{{Labels: ls, Entries: entries(t0, line)}}})
+	}
+	if err := push1(`{a="1"}`, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := push1(`{a="2"}`, "x"); err != nil {
+		t.Fatal(err)
+	}
+	err := push1(`{a="3"}`, "x")
+	if se, ok := errors.AsType[*StatusError](err); !ok || se.Code != 429 || !strings.Contains(se.Msg, "Maximum active stream limit exceeded") {
+		t.Fatalf("stream limit: %v", err)
+	}
+	err = push1(`{a="1"}`, strings.Repeat("y", 150))
+	if se, ok := errors.AsType[*StatusError](err); !ok || se.Code != 429 || !strings.Contains(se.Msg, "Per stream rate limit exceeded") {
+		t.Fatalf("per-stream rate: %v", err)
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	cfg := testConfig()
+	cfg.FlushSize = 1 << 10
+	cfg.MaxHeadBytes = 1 << 10
+	bkt := &flaky{Bucket: bucket.NewMem()}
+	bkt.down.Store(true)
+	f := start(t, cfg, bkt, t.TempDir(), limits.Default())
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		err = f.ing.Push(t.Context(), "t", &push.Request{Streams: []push.Stream{{Labels: `{a="1"}`, Entries: entries(t0.Add(time.Duration(i)*time.Second), strings.Repeat("z", 100))}}})
+	}
+	if se, ok := errors.AsType[*StatusError](err); !ok || se.Code != 503 {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestQueryLimitAndFilter(t *testing.T) {
+	f := start(t, testConfig(), bucket.NewMem(), t.TempDir(), limits.Default())
+	_ = f.ing.Push(t.Context(), "t", &push.Request{Streams: []push.Stream{
+		{Labels: `{app="a"}`, Entries: entries(t0, "err 1", "ok 2", "err 3")},
+		{Labels: `{app="b"}`, Entries: entries(t0.Add(500*time.Millisecond), "err 4", "err 5")},
+	}})
+	m := []*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, "app", "a|b")}
+	count := func(q Query) []string {
+		res, err := f.ing.Query(t.Context(), "t", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, s := range res.Streams {
+			for _, e := range s.Entries {
+				out = append(out, e.Line)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	all := Query{Matchers: m, Through: 1<<63 - 1}
+	if got := count(all); len(got) != 5 {
+		t.Fatal(got)
+	}
+	q := all
+	q.Contains = []string{"err"}
+	if got := count(q); !slices.Equal(got, []string{"err 1", "err 3", "err 4", "err 5"}) {
+		t.Fatal(got)
+	}
+	q.Limit, q.Backward = 2, true
+	if got := count(q); !slices.Equal(got, []string{"err 3", "err 5"}) {
+		t.Fatalf("backward limit 2: %v", got)
+	}
+	q.Backward = false
+	if got := count(q); !slices.Equal(got, []string{"err 1", "err 4"}) {
+		t.Fatalf("forward limit 2: %v", got)
+	}
+	q = all
+	q.From, q.Through = t0.Add(time.Second).UnixNano(), t0.Add(2*time.Second).UnixNano()
+	if got := count(q); !slices.Equal(got, []string{"err 5", "ok 2"}) {
+		t.Fatalf("time range: %v", got)
+	}
+	if _, err := f.ing.Query(t.Context(), "other", all); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add(encodeRecord("t", &push.Request{Streams: []push.Stream{{Labels: `{a="b"}`, Entries: entries(t0, "x")}}}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		tid, req, err := decodeRecord(rec)
+		if err != nil {
+			return
+		}
+		tid2, req2, err := decodeRecord(encodeRecord(tid, req))
+		if err != nil || tid2 != tid || len(req2.Streams) != len(req.Streams) {
+			t.Fatalf("re-decode: %v", err)
+		}
+	})
+}
