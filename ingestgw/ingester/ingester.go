@@ -61,11 +61,11 @@ type Ingester struct {
 	ready    bool
 	tenants  map[tenant.ID]*tenantState
 	heads    map[headKey]*head
-	flushing []*head      // sealed, uploading; still queried
-	inflight map[int]int  // WAL segment -> pushes between WAL append and head apply
-	curSeg   int          // lower bound of the WAL segment new records go to
-	memBytes int64        // bytes held in heads and flushing
-	flushReq chan *head   // sealed heads to upload
+	flushing []*head     // sealed, uploading; still queried
+	inflight map[int]int // WAL segment -> pushes between WAL append and head apply
+	curSeg   int         // lower bound of the WAL segment new records go to
+	memBytes int64       // bytes held in heads and flushing
+	flushReq chan *head  // sealed heads to upload
 	kick     chan struct{}
 
 	m metrics
