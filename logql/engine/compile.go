@@ -187,13 +187,26 @@ func compileLabelFilter(f syntax.LabelFilter) (log.Stage, error) {
 	case *syntax.StringLabelFilter:
 		return log.NewStringLabelFilter(f.Matcher), nil
 	case *syntax.NumberLabelFilter:
-		return log.NewNumericLabelFilter(cmpType(f.Op), f.Name, f.Value), nil
+		return passErrors(log.NewNumericLabelFilter(cmpType(f.Op), f.Name, f.Value)), nil
 	case *syntax.DurationLabelFilter:
-		return log.NewDurationLabelFilter(cmpType(f.Op), f.Name, f.Value), nil
+		return passErrors(log.NewDurationLabelFilter(cmpType(f.Op), f.Name, f.Value)), nil
 	case *syntax.BytesLabelFilter:
-		return log.NewBytesLabelFilter(cmpType(f.Op), f.Name, f.Value), nil
+		return passErrors(log.NewBytesLabelFilter(cmpType(f.Op), f.Name, f.Value)), nil
 	case *syntax.IPLabelFilter:
 		return log.NewIPLabelFilter(f.Pattern, f.Name, f.Op != syntax.CmpNeq)
 	}
 	return nil, fmt.Errorf("%w: unsupported label filter %T", ErrBadQuery, f)
+}
+
+// passErrors makes a typed label filter keep lines that already carry an
+// error, as Loki's numeric, duration and bytes filters do ("if there's an
+// error only the string matchers can filter it out"); logql/log's filters
+// do not, so the engine adds it.
+func passErrors(s log.Stage) log.Stage {
+	return log.StageFunc(func(ts int64, line []byte, lb *log.LabelsBuilder) ([]byte, bool) {
+		if lb.HasErr() {
+			return line, true
+		}
+		return s.Process(ts, line, lb)
+	})
 }

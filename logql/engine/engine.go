@@ -190,6 +190,9 @@ func (e *Engine) plan(p Params) (*plan, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: unsupported expression %T", ErrBadQuery, expr)
 	}
+	if err := checkScalarComparisons(se); err != nil {
+		return nil, err
+	}
 	walk(se, nil)
 	return pl, nil
 }
@@ -328,4 +331,36 @@ func Shardable(expr syntax.Expr) bool {
 		return ok
 	})
 	return ok
+}
+
+// isScalar reports whether e evaluates to a scalar.
+func isScalar(e syntax.SampleExpr) bool {
+	switch e := e.(type) {
+	case *syntax.LiteralExpr:
+		return true
+	case *syntax.BinOpExpr:
+		return isScalar(e.LHS) && isScalar(e.RHS)
+	}
+	return false
+}
+
+// checkScalarComparisons rejects what Loki's parser rejects and
+// logql/syntax leaves to the engine: a comparison of two scalars without
+// bool, and label_replace with a bad destination name or regex.
+func checkScalarComparisons(e syntax.SampleExpr) error {
+	var err error
+	syntax.Walk(e, func(n syntax.Node) bool {
+		if lr, ok := n.(*syntax.LabelReplaceExpr); ok && err == nil {
+			if !labels.ValidName(lr.Dst) {
+				err = &syntax.ParseError{Msg: "invalid destination label name in label_replace(): " + lr.Dst}
+			} else if _, rerr := regexp.Compile("^(?s:" + lr.Regex + ")$"); rerr != nil {
+				err = &syntax.ParseError{Msg: "invalid regular expression in label_replace(): " + lr.Regex}
+			}
+		}
+		if b, ok := n.(*syntax.BinOpExpr); ok && err == nil && syntax.IsComparisonOp(b.Op) && !b.ReturnBool && isScalar(b.LHS) && isScalar(b.RHS) {
+			err = &syntax.ParseError{Msg: "comparisons between scalars must use BOOL modifier"}
+		}
+		return err == nil
+	})
+	return err
 }
