@@ -50,6 +50,11 @@ type ObjectInfo struct {
 // slash-separated segments (see format/objkey and ValidateKey). A key that
 // ValidateKey rejects fails every method with ErrInvalidKey.
 //
+// No key may be a whole-segment prefix of another: "a" and "a/b" must not
+// both exist. Dir and Mem refuse the second Put with ErrKeyConflict; MinIO
+// accepts it but then leaves keys out of List; AWS S3 keeps both. Keys
+// made by format/objkey never do this.
+//
 // Errors about the object itself (ErrNotExist) come from the method call,
 // never later from the returned reader. Returned readers stop with the
 // context's error once ctx is done; the caller closes them, and should

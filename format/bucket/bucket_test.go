@@ -103,28 +103,43 @@ func TestDirCrashLeftovers(t *testing.T) {
 	}
 }
 
-func TestDirKeyIsDirectory(t *testing.T) {
-	d := newDir(t)
-	ctx := t.Context()
-	if err := bucket.PutBytes(ctx, d, "a/b", []byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	// "a" is a directory and "a/b/c" would need "a/b" to be one: both fail
-	// with an error and change nothing.
-	if err := bucket.PutBytes(ctx, d, "a", []byte("y")); err == nil {
-		t.Errorf("Put(a) over the directory of a/b: no error")
-	}
-	if c := d; c != nil {
-		if err := c.PutIfAbsent(ctx, "a", strings.NewReader("y"), 1); err == nil || errors.Is(err, bucket.ErrExist) {
-			t.Errorf("PutIfAbsent(a) over a directory = %v, want a non-ErrExist error", err)
-		}
-	}
-	if err := bucket.PutBytes(ctx, d, "a/b/c", []byte("z")); err == nil {
-		t.Errorf("Put(a/b/c) below the object a/b: no error")
-	}
-	got, err := bucket.ReadAll(ctx, d, "a/b")
-	if err != nil || string(got) != "x" {
-		t.Errorf("Get(a/b) = %q, %v; want x", got, err)
+func TestKeyConflict(t *testing.T) {
+	for name, b := range map[string]interface {
+		bucket.Bucket
+		bucket.CreateOnly
+	}{"Dir": newDir(t), "Mem": bucket.NewMem()} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			if err := bucket.PutBytes(ctx, b, "a/b", []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			// "a" is the parent of a/b, and a/b/c would need a/b to be
+			// one: both fail and change nothing.
+			check := func(what string, err error) {
+				t.Helper()
+				if !errors.Is(err, bucket.ErrKeyConflict) {
+					t.Errorf("%s = %v, want ErrKeyConflict", what, err)
+				}
+			}
+			check("Put(a)", bucket.PutBytes(ctx, b, "a", []byte("y")))
+			check("PutIfAbsent(a)", b.PutIfAbsent(ctx, "a", strings.NewReader("y"), 1))
+			check("Put(a/b/c)", bucket.PutBytes(ctx, b, "a/b/c", []byte("z")))
+			check("PutIfAbsent(a/b/c)", b.PutIfAbsent(ctx, "a/b/c", strings.NewReader("z"), 1))
+			got, err := bucket.ReadAll(ctx, b, "a/b")
+			if err != nil || string(got) != "x" {
+				t.Errorf("Get(a/b) = %q, %v; want x", got, err)
+			}
+			// Overwriting is no conflict, and once a/b is gone "a" is free.
+			if err := bucket.PutBytes(ctx, b, "a/b", []byte("x2")); err != nil {
+				t.Errorf("overwrite a/b: %v", err)
+			}
+			if err := b.Delete(ctx, "a/b"); err != nil {
+				t.Fatal(err)
+			}
+			if err := bucket.PutBytes(ctx, b, "a", []byte("y")); err != nil {
+				t.Errorf("Put(a) after deleting a/b: %v", err)
+			}
+		})
 	}
 }
 

@@ -32,9 +32,8 @@ const staleTmpAge = time.Hour
 // crash leaves either the old object or the new one, never a part. Delete
 // removes directories left empty.
 //
-// Unlike S3, a Dir cannot hold both "a" and "a/b": a key cannot be both a
-// file and a directory, and such a Put fails. kmlog's key layout
-// (format/objkey) never does this.
+// A key cannot be both a file and a directory, so a Dir cannot hold both
+// "a" and "a/b": such a Put fails with ErrKeyConflict (see Bucket).
 //
 // Dir is safe for concurrent use, also by several processes sharing root.
 type Dir struct {
@@ -210,6 +209,9 @@ func (d *Dir) put(ctx context.Context, op, key string, r io.Reader, size int64, 
 	// our mkdirs and the rename; then make it again.
 	for attempt := 0; ; attempt++ {
 		if err := d.mkdirs(parent); err != nil {
+			if errors.Is(err, syscall.ENOTDIR) {
+				return fmt.Errorf("%s %s: a parent is an object: %w", op, key, ErrKeyConflict)
+			}
 			return fmt.Errorf("%s %s: %w", op, key, err)
 		}
 		if noReplace {
@@ -224,7 +226,7 @@ func (d *Dir) put(ctx context.Context, op, key string, r io.Reader, size int64, 
 			continue
 		}
 		if fi, serr := os.Lstat(final); serr == nil && fi.IsDir() {
-			return fmt.Errorf("%s %s: key is a directory of other keys", op, key)
+			return fmt.Errorf("%s %s: other keys start with %s/: %w", op, key, key, ErrKeyConflict)
 		}
 		if noReplace && errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s %s: %w", op, key, ErrExist)
@@ -311,16 +313,14 @@ func (d *Dir) List(ctx context.Context, prefix string, fn func(ObjectInfo) error
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		dirKey, namePrefix = prefix[:i], prefix[i+1:]
 	}
-	err := d.walk(ctx, dirKey, namePrefix, fn)
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return fmt.Errorf("list %s: %w", prefix, err)
-	}
-	return err
+	return d.walk(ctx, dirKey, namePrefix, fn)
 }
 
+// walk lists the keys under dirKey whose next segment starts with
+// namePrefix. Errors from fn come back as they are.
 func (d *Dir) walk(ctx context.Context, dirKey, namePrefix string, fn func(ObjectInfo) error) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return fmt.Errorf("list %s: %w", dirKey, err)
 	}
 	dir := d.root
 	if dirKey != "" {
@@ -343,7 +343,7 @@ func (d *Dir) walk(ctx context.Context, dirKey, namePrefix string, fn func(Objec
 	})
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
-			return err
+			return fmt.Errorf("list %s: %w", dirKey, err)
 		}
 		key := e.Name()
 		if dirKey != "" {

@@ -23,6 +23,11 @@ const MaxSegmentLen = 255
 // ErrInvalidKey is returned (wrapped) for a key that ValidateKey rejects.
 var ErrInvalidKey = errors.New("invalid object key")
 
+// ErrKeyConflict is returned (wrapped) by Dir and Mem for a Put of a key
+// that is a whole-segment prefix of a stored key, or that has a stored key
+// as one: "a" and "a/b" cannot both exist. See Bucket.
+var ErrKeyConflict = errors.New("key conflicts with a stored key")
+
 // ValidateKey reports whether key is a valid object key, the same for every
 // implementation. A key is 1 to MaxKeyLen bytes of valid UTF-8 made of
 // non-empty segments of at most MaxSegmentLen bytes, separated by single

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"slices"
 	"strings"
 	"sync"
@@ -12,12 +13,13 @@ import (
 )
 
 // Mem is an in-memory Bucket for tests and for small embedded uses. It
-// follows the same contract as Dir, key rules included, except that like
-// S3 it can hold both "a" and "a/b". Stored bytes are never shared with
-// callers. Mem is safe for concurrent use.
+// follows the same contract as Dir, key rules and ErrKeyConflict included,
+// so that a test on Mem catches what would fail on Dir or MinIO. Stored
+// bytes are never shared with callers. Mem is safe for concurrent use.
 type Mem struct {
 	mu      sync.RWMutex
 	objects map[string]memObject
+	dirs    map[string]int // "a" and "a/b" for a stored "a/b/c": objects below
 	now     func() time.Time
 }
 
@@ -33,7 +35,7 @@ var (
 
 // NewMem returns an empty in-memory bucket.
 func NewMem() *Mem {
-	return &Mem{objects: make(map[string]memObject), now: time.Now}
+	return &Mem{objects: make(map[string]memObject), dirs: make(map[string]int), now: time.Now}
 }
 
 func (m *Mem) lookup(ctx context.Context, op, key string) (memObject, error) {
@@ -114,8 +116,22 @@ func (m *Mem) put(ctx context.Context, op, key string, r io.Reader, size int64, 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.objects[key]; ok && noReplace {
+	_, exists := m.objects[key]
+	if exists && noReplace {
 		return fmt.Errorf("%s %s: %w", op, key, ErrExist)
+	}
+	if m.dirs[key] > 0 {
+		return fmt.Errorf("%s %s: other keys start with %s/: %w", op, key, key, ErrKeyConflict)
+	}
+	for dir := range parents(key) {
+		if _, ok := m.objects[dir]; ok {
+			return fmt.Errorf("%s %s: parent %s is an object: %w", op, key, dir, ErrKeyConflict)
+		}
+	}
+	if !exists {
+		for dir := range parents(key) {
+			m.dirs[dir]++
+		}
 	}
 	m.objects[key] = memObject{data: p, modified: m.now()}
 	return nil
@@ -130,8 +146,16 @@ func (m *Mem) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.objects[key]; !ok {
+		return nil
+	}
 	delete(m.objects, key)
-	m.mu.Unlock()
+	for dir := range parents(key) {
+		if m.dirs[dir]--; m.dirs[dir] == 0 {
+			delete(m.dirs, dir)
+		}
+	}
 	return nil
 }
 
@@ -181,4 +205,15 @@ func readAllExact(ctx context.Context, r io.Reader, size int64) ([]byte, error) 
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// parents yields the key's directory prefixes: "a" and "a/b" for "a/b/c".
+func parents(key string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for i := range len(key) {
+			if key[i] == '/' && !yield(key[:i]) {
+				return
+			}
+		}
+	}
 }

@@ -64,15 +64,13 @@ func Run(t *testing.T, newBucket func(t *testing.T) bucket.Bucket) {
 
 // data returns n deterministic pseudo-random bytes that differ by seed.
 func data(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, n64(n)))
+	r := rand.New(rand.NewPCG(seed, uint64(n)))
 	b := make([]byte, n)
 	for i := range b {
 		b[i] = byte(r.Uint32())
 	}
 	return b
 }
-
-func n64(n int) uint64 { return uint64(n) }
 
 func put(t *testing.T, b bucket.Bucket, key string, p []byte) {
 	t.Helper()
