@@ -89,7 +89,9 @@ func appendAll(t testing.TB, w *WAL, recs ...string) {
 	}
 }
 
-func rec(i int) string { return fmt.Sprintf("record-%04d-%s", i, bytes.Repeat([]byte{byte('a' + i%26)}, i%50)) }
+func rec(i int) string {
+	return fmt.Sprintf("record-%04d-%s", i, bytes.Repeat([]byte{byte('a' + i%26)}, i%50))
+}
 
 // faultyFS creates segment files whose writes and fsyncs fail on demand.
 type faultyFS struct {

@@ -80,11 +80,12 @@ func listSegments(dir string) ([]int, error) {
 
 // appendFrame appends rec as a frame with the synced flag clear.
 func appendFrame(dst, rec []byte) []byte {
-	var h [frameHeaderSize]byte
-	binary.LittleEndian.PutUint32(h[:4], uint32(len(rec)))
-	crc := crc32.Update(crc32.Checksum(h[:4], castagnoli), castagnoli, rec)
-	binary.LittleEndian.PutUint32(h[4:], crc)
-	dst = append(dst, h[:]...)
+	n := len(dst)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(rec)))
+	// The checksum reads the header from dst: a local array would escape
+	// to the heap through the assembly CRC routine.
+	crc := crc32.Update(crc32.Checksum(dst[n:n+4], castagnoli), castagnoli, rec)
+	dst = binary.LittleEndian.AppendUint32(dst, crc)
 	return append(dst, rec...)
 }
 
@@ -116,7 +117,7 @@ type segmentReader struct {
 }
 
 func newSegmentReader(r io.Reader, size int64) *segmentReader {
-	return &segmentReader{r: bufio.NewReaderSize(r, 1<<20), size: size}
+	return &segmentReader{r: bufio.NewReaderSize(r, int(min(max(size, 16), 1<<20))), size: size}
 }
 
 // header checks the segment header.

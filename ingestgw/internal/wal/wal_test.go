@@ -267,7 +267,7 @@ func TestCorruptionInOlderSegment(t *testing.T) {
 	}
 	appendAll(t, w, "d")
 	w.Close()
-	badAt := int64(segmentHeaderSize + frameHeaderSize + 1)     // the frame of "b"
+	badAt := int64(segmentHeaderSize + frameHeaderSize + 1)      // the frame of "b"
 	flipByte(t, filepath.Join(cfg.Dir, segmentName(1)), badAt+2) // a byte of its length
 	w = mustOpen(t, cfg)
 	defer w.Close()
