@@ -33,9 +33,9 @@ type Config struct {
 // DefaultConfig returns the measured defaults.
 func DefaultConfig() Config {
 	return Config{
-		RowGroupBytes: 4 << 20,
+		RowGroupBytes: 1 << 20,
 		PageBytes:     1 << 20,
-		ZstdLevel:     2,
+		ZstdLevel:     1,
 		MaxRows:       1 << 20,
 	}
 }

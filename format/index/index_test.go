@@ -2,11 +2,11 @@ package index
 
 import (
 	"bytes"
-	"encoding/binary"
-	"hash/crc32"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -169,7 +169,7 @@ func TestMayContain(t *testing.T) {
 		{"ansaction fai", true}, // partial words at both edges
 		{"trace_id=4bf92f3577b34da6a3ce929d0e0e4736 ", true},
 		{"=4bf92f3577b34da6a3ce929d0e0e4736 ", true},
-		{"TRANSACTION FAILED", true}, // the filter is case-insensitive
+		{"TRANSACTION FAILED", true},               // the filter is case-insensitive
 		{"4bf92f3577b34da6a3ce929d0e0e4737", true}, // a bare word has no complete token
 		{"", true},
 		{" user=Zoë", true},

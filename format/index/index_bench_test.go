@@ -1,0 +1,154 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/kubemate/kmlog/format/datafile"
+	"github.com/kubemate/kmlog/format/labels"
+	"github.com/kubemate/kmlog/format/loggen"
+)
+
+type benchFile struct {
+	data   []byte
+	ix     *Index
+	enc    []byte
+	needle string
+	stream labels.Labels
+	from   int64
+}
+
+var (
+	benchOnce sync.Once
+	bench     benchFile
+)
+
+// benchData writes 64 MiB of loggen lines (240 streams over about a day,
+// as in the datafile benchmarks) and indexes it.
+func benchData(b *testing.B) *benchFile {
+	benchOnce.Do(func() {
+		cfg := loggen.DefaultConfig()
+		cfg.Rate = 2
+		es := loggen.New(cfg).TakeBytes(64 << 20)
+		for _, e := range es[len(es)/2:] {
+			if id, ok := loggen.NeedleTraceID(e); ok {
+				bench.needle = id
+				break
+			}
+		}
+		slices.SortStableFunc(es, func(a, b loggen.Entry) int { return labels.Compare(a.Labels, b.Labels) })
+		var buf bytes.Buffer
+		w := datafile.NewWriter(&buf, datafile.DefaultConfig())
+		for _, e := range es {
+			if err := w.Append(e.Labels, e.Timestamp, e.Line, e.Metadata); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s, err := w.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		bench.data = buf.Bytes()
+		bench.ix = Build(s, Config{BitsPerToken: benchBits})
+		bench.enc = bench.ix.Encode()
+		bench.stream = s.Streams[17].Labels
+		bench.from = s.MinTime + 12*3600e9
+	})
+	return &bench
+}
+
+type countingReader struct {
+	r                *bytes.Reader
+	requests, nbytes atomic.Int64
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	c.requests.Add(1)
+	n, err := c.r.ReadAt(p, off)
+	c.nbytes.Add(int64(n))
+	return n, err
+}
+
+// runQuery is what a cold querier does for one file: decode the index,
+// plan, open the data file with the index's tail, and read the plan.
+func runQuery(b *testing.B, f *benchFile, q Query, want func(e datafile.Entry) bool) (reads, bytesRead int64, found int) {
+	ix, err := Decode(f.enc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := ix.Select(q)
+	cr := &countingReader{r: bytes.NewReader(f.data)}
+	rd, err := datafile.Open(context.Background(), cr, int64(len(f.data)), datafile.OpenOptions{Tail: ix.Tail})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for e, err := range rd.Read(context.Background(), p.Selection()) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		if want(e) {
+			found++
+		}
+	}
+	// The index object is one more GET.
+	return cr.requests.Load() + 1, cr.nbytes.Load() + int64(len(f.enc)), found
+}
+
+// BenchmarkNeedle finds the one line of a needle trace id: bytes read
+// (index included) as a share of the data file.
+func BenchmarkNeedle(b *testing.B) {
+	f := benchData(b)
+	lit := `"trace_id":"` + f.needle + `"`
+	q := Query{Literals: []string{lit}, Columns: datafile.ColLine}
+	var reads, n int64
+	b.ReportAllocs()
+	for b.Loop() {
+		var found int
+		reads, n, found = runQuery(b, f, q, func(e datafile.Entry) bool { return bytes.Contains(e.Line, []byte(lit)) })
+		if found != 1 {
+			b.Fatalf("found %d lines of the needle", found)
+		}
+	}
+	b.ReportMetric(float64(n)/float64(len(f.data)), "read/file")
+	b.ReportMetric(float64(reads), "requests")
+	b.ReportMetric(float64(len(f.enc))/float64(len(f.data)), "index/file")
+}
+
+// BenchmarkStreamHour reads one stream's hour.
+func BenchmarkStreamHour(b *testing.B) {
+	f := benchData(b)
+	var ms []*labels.Matcher
+	for _, l := range f.stream {
+		ms = append(ms, labels.MustNewMatcher(labels.MatchEqual, l.Name, l.Value))
+	}
+	q := Query{Matchers: ms, From: f.from, Through: f.from + 3600e9, Columns: datafile.ColLine}
+	var reads, n int64
+	b.ReportAllocs()
+	for b.Loop() {
+		var found int
+		reads, n, found = runQuery(b, f, q, func(datafile.Entry) bool { return true })
+		if found == 0 {
+			b.Fatal("no rows")
+		}
+	}
+	b.ReportMetric(float64(n)/float64(len(f.data)), "read/file")
+	b.ReportMetric(float64(reads), "requests")
+}
+
+// BenchmarkDecode decodes the index object.
+func BenchmarkDecode(b *testing.B) {
+	f := benchData(b)
+	b.SetBytes(int64(len(f.enc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(f.enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+const benchBits = 10 // DefaultConfig().BitsPerToken
