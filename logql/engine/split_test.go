@@ -201,15 +201,15 @@ func countEntries(ss Streams) int {
 
 func TestShardable(t *testing.T) {
 	for q, want := range map[string]bool{
-		`{app="a"} |= "x"`: true,
-		`sum by (app) (rate({app="a"}[5m])) / 2`:                         true,
-		`quantile_over_time(0.9, {app="a"} | logfmt | unwrap x [5m])`:    false,
-		`stddev_over_time({app="a"} | logfmt | unwrap x [5m])`:           false,
-		`stdvar_over_time({app="a"} | logfmt | unwrap x [5m])`:           false,
-		`rate_counter({app="a"} | logfmt | unwrap x [5m])`:               false,
+		`{app="a"} |= "x"`:                                                                                true,
+		`sum by (app) (rate({app="a"}[5m])) / 2`:                                                          true,
+		`quantile_over_time(0.9, {app="a"} | logfmt | unwrap x [5m])`:                                     false,
+		`stddev_over_time({app="a"} | logfmt | unwrap x [5m])`:                                            false,
+		`stdvar_over_time({app="a"} | logfmt | unwrap x [5m])`:                                            false,
+		`rate_counter({app="a"} | logfmt | unwrap x [5m])`:                                                false,
 		`sum(count_over_time({app="a"}[5m])) + sum(stddev_over_time({app="a"} | logfmt | unwrap x [5m]))`: false,
-		`first_over_time({app="a"} | logfmt | unwrap x [5m])`:            true,
-		`absent_over_time({app="a"}[5m])`:                                true,
+		`first_over_time({app="a"} | logfmt | unwrap x [5m])`:                                             true,
+		`absent_over_time({app="a"}[5m])`:                                                                 true,
 	} {
 		expr, err := syntax.Parse(q)
 		if err != nil {
