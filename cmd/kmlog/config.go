@@ -9,18 +9,33 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kubemate/kmlog/format/bucket/s3"
+	"github.com/kubemate/kmlog/ingestgw/distributor"
+	"github.com/kubemate/kmlog/ingestgw/gateway"
+	"github.com/kubemate/kmlog/ingestgw/ingester"
+	"github.com/kubemate/kmlog/ingestgw/limits"
 )
 
 // Config is the server config file. Every field has a default, so an empty
-// file (or none) is a valid config.
+// file (or none) is a valid config: all roles in one process on ./data.
 type Config struct {
-	Server ServerConfig `yaml:"server"`
-	Log    LogConfig    `yaml:"log"`
+	Target        string             `yaml:"target"`
+	Server        ServerConfig       `yaml:"server"`
+	Log           LogConfig          `yaml:"log"`
+	Storage       StorageConfig      `yaml:"storage"`
+	Gateway       gateway.Config     `yaml:"gateway"`
+	Distributor   distributor.Config `yaml:"distributor"`
+	Ingester      IngesterConfig     `yaml:"ingester"`
+	Ring          RingConfig         `yaml:"ring"`
+	Limits        limits.Limits      `yaml:"limits_config"`
+	RuntimeConfig RuntimeConfig      `yaml:"runtime_config"`
 }
 
-// ServerConfig is the HTTP listener.
+// ServerConfig is the HTTP listener of every role.
 type ServerConfig struct {
 	HTTPListenAddress string `yaml:"http_listen_address"`
 }
@@ -31,16 +46,68 @@ type LogConfig struct {
 	Format string `yaml:"format"` // text or json
 }
 
+// StorageConfig picks the bucket.
+type StorageConfig struct {
+	Backend string    `yaml:"backend"` // "dir" or "s3"
+	Dir     string    `yaml:"dir"`     // for "dir"
+	S3      s3.Config `yaml:"s3"`      // for "s3"
+}
+
+// IngesterConfig is the ingester (with its WAL).
+type IngesterConfig struct {
+	ingester.Config `yaml:",inline"`
+	// MaxRecvMsgSize caps a push body on the ingester's internal endpoint.
+	MaxRecvMsgSize int64 `yaml:"max_recv_msg_size"`
+}
+
+// RingConfig says where the ingesters are: a static list of host:port, or
+// the SRV name of a headless service.
+type RingConfig struct {
+	Members []string      `yaml:"members"`
+	SRV     string        `yaml:"srv"`
+	Refresh time.Duration `yaml:"refresh"`
+}
+
+// RuntimeConfig is the reloadable per-tenant overrides file.
+type RuntimeConfig struct {
+	File   string        `yaml:"file"`
+	Period time.Duration `yaml:"period"`
+}
+
 // DefaultConfig is the all-in-one config on a local directory.
 func DefaultConfig() Config {
+	ing := IngesterConfig{Config: ingester.DefaultConfig(), MaxRecvMsgSize: 100 << 20}
+	ing.WAL.Dir = "data/wal"
+	// One process holds every replica's data: a smaller head bound.
+	ing.MaxHeadBytes = 1 << 30
+	gw := gateway.DefaultConfig()
+	gw.ListenAddress = ""
 	return Config{
-		Server: ServerConfig{HTTPListenAddress: "127.0.0.1:3100"},
-		Log:    LogConfig{Level: "info", Format: "text"},
+		Target:        "all",
+		Server:        ServerConfig{HTTPListenAddress: "127.0.0.1:3100"},
+		Log:           LogConfig{Level: "info", Format: "text"},
+		Storage:       StorageConfig{Backend: "dir", Dir: "data/objects", S3: s3.DefaultConfig()},
+		Gateway:       gw,
+		Distributor:   distributor.DefaultConfig(),
+		Ingester:      ing,
+		Ring:          RingConfig{Refresh: 15 * time.Second},
+		Limits:        limits.Default(),
+		RuntimeConfig: RuntimeConfig{Period: 10 * time.Second},
 	}
 }
 
+// targets are the roles kmlog can run.
+var targets = []string{"all", "gateway", "ingester"}
+
 // Validate reports the first invalid field, naming it.
 func (c Config) Validate() error {
+	ok := false
+	for _, t := range targets {
+		ok = ok || c.Target == t
+	}
+	if !ok {
+		return fmt.Errorf("target %q: want one of %v", c.Target, targets)
+	}
 	if _, _, err := net.SplitHostPort(c.Server.HTTPListenAddress); err != nil {
 		return fmt.Errorf("server.http_listen_address %q: %w", c.Server.HTTPListenAddress, err)
 	}
@@ -50,6 +117,33 @@ func (c Config) Validate() error {
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		return fmt.Errorf("log.format %q: want text or json", c.Log.Format)
+	}
+	switch c.Storage.Backend {
+	case "dir":
+		if c.Storage.Dir == "" {
+			return errors.New("storage.dir: must be set with backend dir")
+		}
+	case "s3":
+		if err := c.Storage.S3.Validate(); err != nil {
+			return fmt.Errorf("storage.s3: %w", err)
+		}
+	default:
+		return fmt.Errorf("storage.backend %q: want dir or s3", c.Storage.Backend)
+	}
+	if err := c.Gateway.Validate(); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	if err := c.Distributor.Validate(); err != nil {
+		return fmt.Errorf("distributor: %w", err)
+	}
+	if err := c.Ingester.Config.Validate(); err != nil {
+		return fmt.Errorf("ingester: %w", err)
+	}
+	if err := c.Limits.Validate(); err != nil {
+		return fmt.Errorf("limits_config: %w", err)
+	}
+	if c.Target == "gateway" && len(c.Ring.Members) == 0 && c.Ring.SRV == "" {
+		return errors.New("ring: target gateway needs ring.members or ring.srv")
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("kmlog", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configFile := fs.String("config.file", "", "YAML config file; ${VAR} and ${VAR:-default} are expanded from the environment")
-	target := fs.String("target", "all", "role to run: all")
+	target := fs.String("target", "", "role to run: all, gateway or ingester (overrides the config's target)")
 	listen := fs.String("server.http-listen-address", "", "override server.http_listen_address (host:port)")
 	logLevel := fs.String("log.level", "", "override log.level (debug, info, warn, error)")
 	if err := fs.Parse(args); err != nil {
@@ -59,6 +59,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *logLevel != "" {
 		cfg.Log.Level = *logLevel
 	}
+	if *target != "" {
+		cfg.Target = *target
+	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -67,12 +70,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	switch *target {
+	switch cfg.Target {
 	case "all":
 		return runAll(ctx, cfg, logger)
-	default:
-		return fmt.Errorf("unknown target %q (want: all)", *target)
+	case "gateway":
+		return runGateway(ctx, cfg, logger)
+	case "ingester":
+		return runIngester(ctx, cfg, logger)
 	}
+	panic("BUG: Validate let target " + cfg.Target + " through")
 }
 
 func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {

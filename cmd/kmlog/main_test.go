@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -68,7 +69,7 @@ func TestConfigEnvExpansion(t *testing.T) {
 		t.Fatalf("cfg %+v", cfg)
 	}
 	empty := DefaultConfig()
-	if err := parseConfig(nil, lookup, &empty); err != nil || empty != DefaultConfig() {
+	if err := parseConfig(nil, lookup, &empty); err != nil || !reflect.DeepEqual(empty, DefaultConfig()) {
 		t.Fatalf("empty config: %v %+v", err, empty)
 	}
 }

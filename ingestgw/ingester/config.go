@@ -6,6 +6,7 @@ import (
 
 	"github.com/kubemate/kmlog/format/datafile"
 	"github.com/kubemate/kmlog/format/index"
+	"github.com/kubemate/kmlog/ingestgw/internal/wal"
 )
 
 // Config is the ingester's config.
@@ -33,6 +34,8 @@ type Config struct {
 	DataFile datafile.Config `yaml:"datafile"`
 	// Index tunes the index (its token filter).
 	Index index.Config `yaml:"index"`
+	// WAL is the write-ahead log Open opens.
+	WAL wal.Config `yaml:"wal"`
 }
 
 // DefaultConfig returns the defaults.
@@ -49,6 +52,7 @@ func DefaultConfig() Config {
 		ReplicationFactor: 3,
 		DataFile:          datafile.DefaultConfig(),
 		Index:             index.DefaultConfig(),
+		WAL:               wal.DefaultConfig(),
 	}
 }
 
@@ -73,6 +77,9 @@ func (c Config) Validate() error {
 		return errors.New("replication_factor: must be at least 1")
 	}
 	if err := c.DataFile.Validate(); err != nil {
+		return err
+	}
+	if err := c.WAL.Validate(); err != nil {
 		return err
 	}
 	return nil

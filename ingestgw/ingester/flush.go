@@ -283,11 +283,16 @@ func (ing *Ingester) Stop(ctx context.Context) error {
 			break
 		}
 		if err := ing.uploadWithRetry(ctx, h); err != nil {
-			return fmt.Errorf("stop: %w (the rest stays in the WAL)", err)
+			err = fmt.Errorf("stop: %w (the rest stays in the WAL)", err)
+			if ing.closeWAL != nil {
+				err = errors.Join(err, ing.closeWAL())
+			}
+			return err
 		}
 	}
-	if err := ing.Flush(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
+	err := ing.Flush(ctx)
+	if ing.closeWAL != nil {
+		err = errors.Join(err, ing.closeWAL())
 	}
-	return nil
+	return err
 }

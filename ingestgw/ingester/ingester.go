@@ -18,6 +18,7 @@ import (
 	"github.com/kubemate/kmlog/format/objkey"
 	"github.com/kubemate/kmlog/format/push"
 	"github.com/kubemate/kmlog/format/tenant"
+	"github.com/kubemate/kmlog/ingestgw/internal/wal"
 	"github.com/kubemate/kmlog/ingestgw/limits"
 )
 
@@ -56,6 +57,7 @@ type Ingester struct {
 	ringSize func() int
 	logger   *slog.Logger
 	now      func() time.Time
+	closeWAL func() error // set by Open
 
 	mu       sync.Mutex
 	ready    bool
@@ -131,6 +133,22 @@ func New(cfg Config, bkt bucket.Bucket, wal WAL, lim *limits.Overrides, ringSize
 			uploadErrs:    f.NewCounter(prometheus.CounterOpts{Name: "kmlog_ingester_upload_failures_total", Help: "Failed uploads (retried)."}),
 		},
 	}
+	return ing, nil
+}
+
+// Open opens the WAL in cfg.WAL.Dir and returns an ingester over it; Stop
+// closes the WAL.
+func Open(cfg Config, bkt bucket.Bucket, lim *limits.Overrides, ringSize func() int, logger *slog.Logger, reg prometheus.Registerer) (*Ingester, error) {
+	w, err := wal.Open(cfg.WAL, logger, reg)
+	if err != nil {
+		return nil, fmt.Errorf("open WAL: %w", err)
+	}
+	ing, err := New(cfg, bkt, w, lim, ringSize, logger, reg)
+	if err != nil {
+		_ = w.Close()
+		return nil, err
+	}
+	ing.closeWAL = w.Close
 	return ing, nil
 }
 
