@@ -74,6 +74,7 @@ func (e *Engine) selectLogs(ctx context.Context, src Source, sel *syntax.LogSele
 		return nil, err
 	}
 	p := log.NewPipeline(stages...)
+	sps := newStreamCache(p.ForStream)
 	h := &topHeap{order: logOrder(dir)}
 	var all []*logEntry
 	req := SelectRequest{Matchers: sel.Matchers, From: from, Through: through,
@@ -102,7 +103,7 @@ func (e *Engine) selectLogs(ctx context.Context, src Source, sel *syntax.LogSele
 				continue
 			}
 		}
-		line, lr, ok := p.Process(ent.Timestamp, ent.Line, ent.Labels, ent.Metadata)
+		line, lr, ok := sps.get(ent.Labels).Process(ent.Timestamp, ent.Line, ent.Metadata)
 		if !ok {
 			continue
 		}
@@ -201,4 +202,43 @@ func buildStreams(es []*logEntry, limit int, dir Direction, interval int64) Stre
 		sorted[i] = out[j]
 	}
 	return sorted
+}
+
+// streamCache finds the per-stream state of a stream by the identity of
+// its label slice (Sources hand one slice per stream), hashing the labels
+// only the first time a slice is seen.
+type streamCache[T any] struct {
+	make  func(labels.Labels) T
+	m     map[*labels.Label]T
+	empty T
+	has   bool
+	last  *labels.Label
+	lastT T
+}
+
+func newStreamCache[T any](mk func(labels.Labels) T) *streamCache[T] {
+	return &streamCache[T]{make: mk, m: make(map[*labels.Label]T)}
+}
+
+func (c *streamCache[T]) get(ls labels.Labels) T {
+	if len(ls) == 0 {
+		if !c.has {
+			c.empty, c.has = c.make(ls), true
+		}
+		return c.empty
+	}
+	k := &ls[0]
+	if k == c.last {
+		return c.lastT
+	}
+	v, ok := c.m[k]
+	if !ok {
+		if len(c.m) > 1<<16 {
+			clear(c.m)
+		}
+		v = c.make(ls)
+		c.m[k] = v
+	}
+	c.last, c.lastT = k, v
+	return v
 }

@@ -304,8 +304,7 @@ func (e *Engine) fill(ctx context.Context, src Source, rn *rangeNode, g grid, fr
 	req := SelectRequest{Matchers: r.Selector.Matchers, From: from, Through: through,
 		LineFilterLiterals: syntax.LineFilterLiterals(r.Selector), Direction: Forward}
 	byResult := make(map[*log.LabelsResult]*rseries)
-	var lastLbls labels.Labels
-	var sx *log.StreamSampleExtractor
+	sxs := newStreamCache(ex.ForStream)
 	var n int64
 	for ent, err := range src.Select(ctx, req) {
 		if err != nil {
@@ -326,11 +325,7 @@ func (e *Engine) fill(ctx context.Context, src Source, rn *rangeNode, g grid, fr
 		if lo > hi {
 			continue
 		}
-		if sx == nil || !sameSlice(ent.Labels, lastLbls) {
-			sx = ex.ForStream(ent.Labels)
-			lastLbls = ent.Labels
-		}
-		v, lr, ok := sx.Process(ent.Timestamp, ent.Line, ent.Metadata)
+		v, lr, ok := sxs.get(ent.Labels).Process(ent.Timestamp, ent.Line, ent.Metadata)
 		if !ok {
 			continue
 		}
@@ -360,12 +355,6 @@ func (e *Engine) fill(ctx context.Context, src Source, rn *rangeNode, g grid, fr
 	return nil
 }
 
-func sameSlice(a, b labels.Labels) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	return len(a) == 0 || &a[0] == &b[0]
-}
 
 // vectorAt finalises the node at step k into a vector.
 func (rn *rangeNode) vectorAt(st *rangeState, g grid, k int) ([]sample, error) {

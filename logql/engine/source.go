@@ -54,6 +54,8 @@ type Source interface {
 // built.
 type MemSource struct {
 	entries []Entry
+	stream  []int32 // stream number of each entry
+	streams []labels.Labels
 }
 
 // NewMemSource returns a Source over entries. Label slices of equal sets
@@ -62,15 +64,6 @@ type MemSource struct {
 // deeply: do not modify them afterwards.
 func NewMemSource(entries []Entry) *MemSource {
 	out := slices.Clone(entries)
-	shared := make(map[string]labels.Labels)
-	for i := range out {
-		k := out[i].Labels.String()
-		if l, ok := shared[k]; ok {
-			out[i].Labels = l
-		} else {
-			shared[k] = out[i].Labels
-		}
-	}
 	slices.SortStableFunc(out, func(a, b Entry) int {
 		switch {
 		case a.Timestamp < b.Timestamp:
@@ -80,7 +73,20 @@ func NewMemSource(entries []Entry) *MemSource {
 		}
 		return 0
 	})
-	return &MemSource{entries: out}
+	m := &MemSource{entries: out, stream: make([]int32, len(out))}
+	ids := make(map[string]int32)
+	for i := range out {
+		k := out[i].Labels.String()
+		id, ok := ids[k]
+		if !ok {
+			id = int32(len(m.streams))
+			ids[k] = id
+			m.streams = append(m.streams, out[i].Labels)
+		}
+		out[i].Labels = m.streams[id]
+		m.stream[i] = id
+	}
+	return m
 }
 
 // Select implements Source.
@@ -95,8 +101,8 @@ func (m *MemSource) Select(ctx context.Context, req SelectRequest) iter.Seq2[Ent
 			}
 			return 0
 		})
-		var last labels.Labels
-		var lastOK bool
+		// match[id]: 0 unknown, 1 selected, 2 not.
+		match := make([]uint8, len(m.streams))
 		for i := lo; i < len(m.entries); i++ {
 			e := m.entries[i]
 			if e.Timestamp >= req.Through {
@@ -108,14 +114,14 @@ func (m *MemSource) Select(ctx context.Context, req SelectRequest) iter.Seq2[Ent
 					return
 				}
 			}
-			var ok bool
-			if last != nil && len(e.Labels) == len(last) && (len(last) == 0 || &e.Labels[0] == &last[0]) {
-				ok = lastOK
-			} else {
-				ok = labels.MatchLabels(e.Labels, req.Matchers...)
-				last, lastOK = e.Labels, ok
+			id := m.stream[i]
+			if match[id] == 0 {
+				match[id] = 2
+				if labels.MatchLabels(e.Labels, req.Matchers...) {
+					match[id] = 1
+				}
 			}
-			if ok && !yield(e, nil) {
+			if match[id] == 1 && !yield(e, nil) {
 				return
 			}
 		}
