@@ -355,7 +355,6 @@ func (e *Engine) fill(ctx context.Context, src Source, rn *rangeNode, g grid, fr
 	return nil
 }
 
-
 // vectorAt finalises the node at step k into a vector.
 func (rn *rangeNode) vectorAt(st *rangeState, g grid, k int) ([]sample, error) {
 	r := rn.expr.Range
