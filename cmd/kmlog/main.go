@@ -4,6 +4,7 @@
 //
 //	kmlog                 all roles in one process (listens on 127.0.0.1:3100)
 //	kmlog version         prints the version and exits
+//	kmlog load            pushes generated logs at a running kmlog and reports the rate
 //
 // main reads the config, wires the components by hand and stops them in
 // reverse order. There is no module manager.
@@ -33,9 +34,14 @@ func main() {
 
 // run is main without the process: tests call it directly.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "version" {
-		fmt.Fprintln(stdout, versionString())
-		return nil
+	if len(args) > 0 {
+		switch args[0] {
+		case "version":
+			fmt.Fprintln(stdout, versionString())
+			return nil
+		case "load":
+			return runLoad(ctx, args[1:], stdout, stderr)
+		}
 	}
 	fs := flag.NewFlagSet("kmlog", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -47,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unknown subcommand %q (want: version)", fs.Arg(0))
+		return fmt.Errorf("unknown subcommand %q (want: version, load)", fs.Arg(0))
 	}
 	cfg, err := loadConfig(*configFile)
 	if err != nil {
