@@ -12,7 +12,8 @@ import (
 // that cheap byte searches drop lines before any parsing. Results do not
 // change: those stages never drop a line that a later line filter keeps
 // for a different reason, and they leave the line itself untouched. A
-// line filter never moves past line_format or decolorize.
+// line filter never moves past a stage that rewrites the line:
+// line_format, decolorize and unpack.
 func hoistLineFilters(stages []syntax.Stage) []syntax.Stage {
 	out := make([]syntax.Stage, 0, len(stages))
 	barrier := 0 // out[barrier:] holds only stages a filter may pass
@@ -30,7 +31,7 @@ func hoistLineFilters(stages []syntax.Stage) []syntax.Stage {
 			out = append(out, nil)
 			copy(out[i+1:], out[i:])
 			out[i] = st
-		case *syntax.LineFormat, *syntax.Decolorize:
+		case *syntax.LineFormat, *syntax.Decolorize, *syntax.UnpackParser:
 			out = append(out, st)
 			barrier = len(out)
 		default:

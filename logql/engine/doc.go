@@ -11,7 +11,8 @@
 // (Forward), grouped in Streams sorted by labels. Ties in time are broken
 // by labels and then line text, so that the choice of lines at a limit is
 // deterministic. Line filters are hoisted ahead of parsers and label
-// filters (never past line_format or decolorize), which changes no answer.
+// filters (never past line_format, decolorize or unpack), which changes no
+// answer.
 //
 // Metric queries are evaluated at each step t = Start, Start+Step, …, End
 // (one step for an instant query, Step 0). A range aggregation at t sees
