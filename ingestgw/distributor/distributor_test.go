@@ -39,11 +39,11 @@ func (s *store) Push(ctx context.Context, t tenant.ID, req *push.Request) error 
 			return ctx.Err()
 		}
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.fail != nil {
 		return s.fail
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.got == nil {
 		s.got = map[string][]push.Entry{}
 	}
@@ -54,6 +54,24 @@ func (s *store) Push(ctx context.Context, t tenant.ID, req *push.Request) error 
 		return s.rejectW
 	}
 	return nil
+}
+
+func (s *store) setFail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = err
+}
+
+func (s *store) reject(err StatusError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejectW = err
+}
+
+func (s *store) entries(key string) []push.Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]push.Entry(nil), s.got[key]...)
 }
 
 func (s *store) count() int {
@@ -141,11 +159,11 @@ func TestReplicatesToThree(t *testing.T) {
 
 func TestQuorum(t *testing.T) {
 	d, cs := setup(t, 3, limits.Default())
-	cs["ingester-0"].fail = errors.New("connection refused")
+	cs["ingester-0"].setFail(errors.New("connection refused"))
 	if err := d.Push(t.Context(), "t1", req(stream(`{app="a"}`, "x"))); err != nil {
 		t.Fatalf("one dead ingester of three: %v", err)
 	}
-	cs["ingester-1"].fail = errors.New("connection refused")
+	cs["ingester-1"].setFail(errors.New("connection refused"))
 	err := d.Push(t.Context(), "t1", req(stream(`{app="a"}`, "y")))
 	if _, ok := errors.AsType[*QuorumError](err); !ok || StatusOf(err) != 503 {
 		t.Fatalf("two dead ingesters of three: %v", err)
@@ -201,7 +219,7 @@ func TestValidation(t *testing.T) {
 	// The valid entries were kept on at least a quorum.
 	kept := 0
 	for _, s := range cs {
-		kept += len(s.got["t1"+`{app="ok"}`]) + len(s.got["t1"+`{app="ok2"}`])
+		kept += len(s.entries("t1"+`{app="ok"}`)) + len(s.entries("t1"+`{app="ok2"}`))
 	}
 	if kept < 2*2 {
 		t.Fatalf("valid entries on %d replicas, want both on at least 2", kept)
@@ -216,7 +234,7 @@ func TestTruncate(t *testing.T) {
 	if err := d.Push(t.Context(), "t1", req(stream(`{app="a"}`, "abcdefgh"))); err != nil {
 		t.Fatal(err)
 	}
-	if got := cs["ingester-0"].got["t1"+`{app="a"}`][0].Line; got != "abcd" {
+	if got := cs["ingester-0"].entries("t1" + `{app="a"}`)[0].Line; got != "abcd" {
 		t.Fatalf("line %q", got)
 	}
 }
@@ -243,14 +261,14 @@ func TestRateLimit(t *testing.T) {
 func TestIngesterRejectionIsReported(t *testing.T) {
 	d, cs := setup(t, 3, limits.Default())
 	for _, s := range cs {
-		s.rejectW = &httpStatusError{code: 400, msg: "entry too far behind"}
+		s.reject(&httpStatusError{code: 400, msg: "entry too far behind"})
 	}
 	err := d.Push(t.Context(), "t1", req(stream(`{app="a"}`, "x")))
 	if StatusOf(err) != 400 || !strings.Contains(err.Error(), "entry too far behind") {
 		t.Fatalf("err = %v", err)
 	}
 	for _, s := range cs {
-		s.rejectW = &httpStatusError{code: 429, msg: "Maximum active stream limit exceeded"}
+		s.reject(&httpStatusError{code: 429, msg: "Maximum active stream limit exceeded"})
 	}
 	err = d.Push(t.Context(), "t1", req(stream(`{app="b"}`, "x")))
 	if StatusOf(err) != 429 {
