@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -92,12 +93,21 @@ func TestOrderIndependent(t *testing.T) {
 }
 
 type fakeResolver struct {
+	mu   sync.Mutex
 	srvs []*net.SRV
 	err  error
 }
 
 func (f *fakeResolver) LookupSRV(context.Context, string, string, string) (string, []*net.SRV, error) {
-	return "", f.srvs, f.err
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return "", slices.Clone(f.srvs), f.err
+}
+
+func (f *fakeResolver) set(srvs []*net.SRV, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.srvs, f.err = srvs, err
 }
 
 func TestWatchSRV(t *testing.T) {
@@ -111,14 +121,13 @@ func TestWatchSRV(t *testing.T) {
 		if got := r.Members(); !slices.Equal(got, []string{"ingester-0.svc:3100", "ingester-1.svc:3100"}) {
 			t.Fatalf("members %v", got)
 		}
-		res.err = errors.New("dns down")
+		res.set(res.srvs, errors.New("dns down"))
 		time.Sleep(time.Second)
 		synctest.Wait()
 		if len(r.Members()) != 2 {
 			t.Fatal("a failed lookup emptied the ring")
 		}
-		res.err = nil
-		res.srvs = append(res.srvs, &net.SRV{Target: "ingester-2.svc.", Port: 3100})
+		res.set(append(slices.Clone(res.srvs), &net.SRV{Target: "ingester-2.svc.", Port: 3100}), nil)
 		time.Sleep(time.Second)
 		synctest.Wait()
 		if len(r.Members()) != 3 {
