@@ -3,7 +3,9 @@ package index
 import (
 	"bytes"
 	"context"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,13 +29,17 @@ var (
 	bench     benchFile
 )
 
-// benchData writes 64 MiB of loggen lines (240 streams over about a day,
+// benchData writes 64 MiB (or KMLOG_BENCH_MIB MiB) of loggen lines (240 streams over about a day,
 // as in the datafile benchmarks) and indexes it.
 func benchData(b *testing.B) *benchFile {
 	benchOnce.Do(func() {
 		cfg := loggen.DefaultConfig()
 		cfg.Rate = 2
-		es := loggen.New(cfg).TakeBytes(64 << 20)
+		size := int64(64 << 20)
+		if v, err := strconv.Atoi(os.Getenv("KMLOG_BENCH_MIB")); err == nil && v > 0 {
+			size = int64(v) << 20
+		}
+		es := loggen.New(cfg).TakeBytes(size)
 		for _, e := range es[len(es)/2:] {
 			if id, ok := loggen.NeedleTraceID(e); ok {
 				bench.needle = id
@@ -55,8 +61,9 @@ func benchData(b *testing.B) *benchFile {
 		bench.data = buf.Bytes()
 		bench.ix = Build(s, Config{BitsPerToken: benchBits})
 		bench.enc = bench.ix.Encode()
-		bench.stream = s.Streams[17].Labels
-		bench.from = s.MinTime + 12*3600e9
+		bench.stream = s.Streams[6].Labels
+		st := s.Streams[6]                                           // a busy stream (about 190 lines an hour)
+		bench.from = st.MinTime + (st.MaxTime-st.MinTime)/2 - 1800e9 // its middle hour
 	})
 	return &bench
 }
