@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kubemate/kmlog/format/bucket/s3"
+	"github.com/kubemate/kmlog/format/tenant"
 	"github.com/kubemate/kmlog/ingestgw/distributor"
 	"github.com/kubemate/kmlog/ingestgw/gateway"
 	"github.com/kubemate/kmlog/ingestgw/ingester"
@@ -33,6 +34,7 @@ type Config struct {
 	Ring          RingConfig         `yaml:"ring"`
 	Limits        limits.Limits      `yaml:"limits_config"`
 	RuntimeConfig RuntimeConfig      `yaml:"runtime_config"`
+	Demo          DemoConfig         `yaml:"demo"`
 }
 
 // ServerConfig is the HTTP listener of every role.
@@ -93,6 +95,7 @@ func DefaultConfig() Config {
 		Ring:          RingConfig{Refresh: 15 * time.Second},
 		Limits:        limits.Default(),
 		RuntimeConfig: RuntimeConfig{Period: 10 * time.Second},
+		Demo:          DemoConfig{Tenant: string(tenant.Fake), Rate: 20, Backfill: 3 * time.Hour},
 	}
 }
 
@@ -141,6 +144,20 @@ func (c Config) Validate() error {
 	}
 	if err := c.Limits.Validate(); err != nil {
 		return fmt.Errorf("limits_config: %w", err)
+	}
+	if c.Demo.Enabled {
+		if c.Target != "all" {
+			return errors.New("demo.enabled: demo data is for target all")
+		}
+		if _, err := tenant.Parse(c.Demo.Tenant); err != nil {
+			return fmt.Errorf("demo.tenant: %w", err)
+		}
+		if c.Demo.Rate <= 0 || c.Demo.Rate > 100000 {
+			return fmt.Errorf("demo.rate %v: want 0 < rate <= 100000", c.Demo.Rate)
+		}
+		if c.Demo.Backfill < 0 || c.Demo.Backfill > 7*24*time.Hour {
+			return fmt.Errorf("demo.backfill %s: want 0 to 168h", c.Demo.Backfill)
+		}
 	}
 	if c.Target == "gateway" && len(c.Ring.Members) == 0 && c.Ring.SRV == "" {
 		return errors.New("ring: target gateway needs ring.members or ring.srv")

@@ -49,6 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	target := fs.String("target", "", "role to run: all, gateway or ingester (overrides the config's target)")
 	listen := fs.String("server.http-listen-address", "", "override server.http_listen_address (host:port)")
 	logLevel := fs.String("log.level", "", "override log.level (debug, info, warn, error)")
+	demo := fs.Bool("demo", false, "feed the all-in-one process generated demo logs (demo.enabled)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,6 +68,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *target != "" {
 		cfg.Target = *target
+	}
+	if *demo {
+		cfg.Demo.Enabled = true
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)

@@ -133,20 +133,23 @@ func (s *server) run(ctx context.Context, h http.Handler) error {
 	case runErr = <-errc:
 	}
 	s.logger.Info("kmlog stopping")
+	// Stop taking requests first (in-flight ones finish), then stop the
+	// components in reverse order, so that the ingester flushes last.
+	cancelServe()
+	var errs []error
+	if runErr == nil {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.Canceled) {
+			errs = append(errs, fmt.Errorf("serve http: %w", err))
+		}
+	} else {
+		errs = append(errs, fmt.Errorf("serve http: %w", runErr))
+	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var errs []error
 	for i := len(s.stops) - 1; i >= 0; i-- {
 		if err := s.stops[i](stopCtx); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	cancelServe()
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.Canceled) {
-		errs = append(errs, err)
-	}
-	if runErr != nil {
-		errs = append(errs, fmt.Errorf("serve http: %w", runErr))
 	}
 	return errors.Join(errs...)
 }
@@ -174,6 +177,12 @@ func runAll(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	dist, err := distributor.New(cfg.Distributor, lim, r, inProcess{"local": ing}, logger, s.reg)
 	if err != nil {
 		return err
+	}
+	if cfg.Demo.Enabled {
+		demoCtx, stopDemo := context.WithCancel(runCtx)
+		done := make(chan struct{})
+		go func() { defer close(done); runDemo(demoCtx, cfg.Demo, dist, logger) }()
+		s.onStop(func(context.Context) error { stopDemo(); <-done; return nil })
 	}
 	return s.run(ctx, s.gatewayHandler(dist, map[string]http.Handler{
 		"POST " + ingester.FlushPath: ing.Handler(cfg.Ingester.MaxRecvMsgSize),
