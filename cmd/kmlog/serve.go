@@ -267,4 +267,3 @@ func (s *server) gatewayHandler(dist *distributor.Distributor, extra map[string]
 	mux.Handle("/", gw)
 	return mux
 }
-
