@@ -106,9 +106,10 @@ func newLoadPool(o loadOptions, now time.Time) *loadPool {
 	if o.Pushes > 0 {
 		n = min(n, o.Pushes)
 	}
-	// A high rate keeps the pool's span, and so the drift of replayed
-	// timestamps, short; starting a minute back keeps them in the past.
-	gen := loggen.New(loggen.Config{Seed: o.Seed, TenantIDs: []tenant.ID{tid}, Start: now.Add(-time.Minute), Rate: 100_000})
+	// Replayed timestamps advance by one generated second per million
+	// lines pushed, so below a million lines per second they fall behind
+	// the clock, never ahead: starting a minute back, they stay valid.
+	gen := loggen.New(loggen.Config{Seed: o.Seed, TenantIDs: []tenant.ID{tid}, Start: now.Add(-time.Minute), Rate: 1_000_000})
 	p := &loadPool{}
 	var first, last int64
 	for i := range n {
