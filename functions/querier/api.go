@@ -88,17 +88,19 @@ type Volume struct {
 
 // Stats is what a shard cost; every invocation logs it once and returns it.
 type Stats struct {
-	IndexObjects    int64   `json:"index_objects"`    // index objects read
-	DataObjects     int64   `json:"data_objects"`     // data files touched
-	GetRequests     int64   `json:"get_requests"`     // GETs and ranged GETs on the bucket
-	BytesRead       int64   `json:"bytes_read"`       // bytes read from the bucket
-	BytesStored     int64   `json:"bytes_stored"`     // size of the data files of the day
-	CacheHits       int64   `json:"cache_hits"`       // immutable objects served from memory
-	CacheMisses     int64   `json:"cache_misses"`     //
-	BlocksTotal     int64   `json:"blocks_total"`     // stream blocks of matching streams
-	BlocksSkipped   int64   `json:"blocks_skipped"`   // pruned by time or token filter
-	LinesScanned    int64   `json:"lines_scanned"`    // entries handed to the engine
-	BytesScanned    int64   `json:"bytes_scanned"`    // their line bytes
-	IngesterEntries int64   `json:"ingester_entries"` // entries from ingesters
-	DurationSeconds float64 `json:"duration_seconds"` // wall time of the shard
+	IndexObjects    int64 `json:"index_objects"`    // index objects read
+	DataObjects     int64 `json:"data_objects"`     // data files touched
+	GetRequests     int64 `json:"get_requests"`     // GETs and ranged GETs on the bucket
+	BytesRead       int64 `json:"bytes_read"`       // bytes read from the bucket
+	BytesStored     int64 `json:"bytes_stored"`     // size of the data files of the day
+	CacheHits       int64 `json:"cache_hits"`       // immutable objects served from memory
+	CacheMisses     int64 `json:"cache_misses"`     //
+	BlocksTotal     int64 `json:"blocks_total"`     // stream blocks of matching streams
+	BlocksSkipped   int64 `json:"blocks_skipped"`   // pruned by time or token filter
+	LinesScanned    int64 `json:"lines_scanned"`    // entries handed to the engine
+	BytesScanned    int64 `json:"bytes_scanned"`    // their line bytes
+	IngesterEntries int64 `json:"ingester_entries"` // entries from ingesters
+	// IngesterFailures counts ingesters that failed while replicas answered.
+	IngesterFailures int64   `json:"ingester_failures,omitempty"`
+	DurationSeconds  float64 `json:"duration_seconds"` // wall time of the shard
 }
