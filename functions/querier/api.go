@@ -1,13 +1,8 @@
-// Package querier is the querier function: it answers one shard of a query
-// — one tenant, one UTC day — from that day's index and data files in the
-// bucket, plus the ingesters' recent data, and returns the engine's
-// mergeable partial result (or label names, values, series, index stats)
-// for the query frontend to merge.
-//
 // The Request and Response types below are the contract between the
 // frontend and the querier, whatever carries them (a function call, HTTP
 // JSON to a Knative Service, a Lambda invocation). Fields may be added;
 // none may be renamed or removed without changing both sides.
+
 package querier
 
 import (
