@@ -2,8 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"testing"
 	"time"
+	_ "time/tzdata" // location tests must not depend on the host
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -133,4 +136,13 @@ func runCases(t *testing.T, cases []stageCase) {
 func dropped(t *testing.T, p *Pipeline, reason string) float64 {
 	t.Helper()
 	return testutil.ToFloat64(p.drops.WithLabelValues(reason))
+}
+
+func sha2(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+func dateUTC(y, mo, d, h, mi, s, ns int) time.Time {
+	return time.Date(y, time.Month(mo), d, h, mi, s, ns, time.UTC)
 }

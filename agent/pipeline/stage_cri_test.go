@@ -44,7 +44,7 @@ func TestCRI(t *testing.T) {
 			in:   []Entry{ent("yesterday stdout F x", "app", "a")},
 			want: []view{out(`{app="a", stream="stdout"}`, t0, "x")}},
 		{name: "bad time fudges after a good one", config: cri,
-			in:   []Entry{ent(T1+" stdout F a", "app", "a"), ent("bad stdout F b", "app", "a"), ent("bad stdout F c", "app", "a")},
+			in: []Entry{ent(T1+" stdout F a", "app", "a"), ent("bad stdout F b", "app", "a"), ent("bad stdout F c", "app", "a")},
 			want: []view{
 				out(`{app="a", stream="stdout"}`, ts(T1), "a"),
 				out(`{app="a", stream="stdout"}`, ts(T1).Add(1), "b"),

@@ -1,0 +1,400 @@
+package tail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config configures a Tailer.
+type Config struct {
+	// PollInterval is how often the file is checked for new bytes and
+	// rotation.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// MaxLineSize cuts longer lines to this many bytes (0: 256 KiB).
+	MaxLineSize int `yaml:"max_line_size"`
+	// RotateGrace is how long a rotated-away file must stay silent before
+	// the Tailer closes it and moves to the new file.
+	RotateGrace time.Duration `yaml:"rotate_grace"`
+	// ReadFromEnd starts a path with no committed position at its end
+	// instead of its start.
+	ReadFromEnd bool `yaml:"read_from_end"`
+	// ReadSize is the size of one read (0: 64 KiB).
+	ReadSize int `yaml:"-"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		PollInterval: 250 * time.Millisecond,
+		MaxLineSize:  256 << 10,
+		RotateGrace:  time.Second,
+		ReadSize:     64 << 10,
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.PollInterval <= 0 {
+		return errors.New("validate tail config: poll_interval must be positive")
+	}
+	if c.MaxLineSize < 0 || c.RotateGrace < 0 || c.ReadSize < 0 {
+		return errors.New("validate tail config: negative size or duration")
+	}
+	return nil
+}
+
+// Line is one line read from a file.
+type Line struct {
+	// Text is the line without its newline. It may share memory with
+	// other lines of the same read; it is never modified.
+	Text string
+	// ID is the identity of the file the line was read from.
+	ID Identity
+	// Offset is the file offset just past the line's newline: commit it
+	// once the line is durably stored.
+	Offset int64
+	// Truncated is set when the line was cut to MaxLineSize.
+	Truncated bool
+}
+
+// Handler receives the lines of one read, in file order. The slice is
+// reused after Handler returns; the strings may be kept. A Handler that
+// blocks stops the Tailer reading (back-pressure); an error stops it.
+type Handler func(ctx context.Context, lines []Line) error
+
+// Tailer follows one path. Create it with New and call Run once.
+type Tailer struct {
+	path   string
+	cfg    Config
+	m      *Metrics
+	logger *slog.Logger
+	start  Position
+	hasPos bool
+
+	f          *os.File
+	id         Identity
+	off        int64 // bytes consumed from f (complete lines and pending)
+	pending    []byte
+	discarding bool      // in an over-long line, skipping to its newline
+	rotated    bool      // path no longer names f
+	quietSince time.Time // rotated: last time f produced bytes
+
+	buf   []byte
+	lines []Line
+}
+
+// New returns a Tailer for path that resumes from the position pos holds
+// for it (pos may be nil). m may be nil.
+func New(path string, pos *Positions, cfg Config, m *Metrics, logger *slog.Logger) *Tailer {
+	def := DefaultConfig()
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = def.PollInterval
+	}
+	if cfg.MaxLineSize <= 0 {
+		cfg.MaxLineSize = def.MaxLineSize
+	}
+	if cfg.ReadSize <= 0 {
+		cfg.ReadSize = def.ReadSize
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	t := &Tailer{path: path, cfg: cfg, m: m, logger: logger.With("path", path)}
+	if pos != nil {
+		t.start, t.hasPos = pos.Get(path)
+	}
+	return t
+}
+
+// Run follows the file until ctx is done (returning nil) or h fails
+// (returning its error). A missing file is waited for.
+func (t *Tailer) Run(ctx context.Context, h Handler) error {
+	defer t.close()
+	tick := time.NewTicker(t.cfg.PollInterval)
+	defer tick.Stop()
+	for {
+		if t.f == nil {
+			if err := t.open(); err != nil {
+				return err
+			}
+		}
+		if t.f != nil {
+			if err := t.poll(ctx, h); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (t *Tailer) close() {
+	if t.f != nil {
+		_ = t.f.Close()
+		t.f = nil
+	}
+}
+
+// open opens the file to start with, honouring the committed position. It
+// leaves t.f nil when the path does not exist yet.
+func (t *Tailer) open() error {
+	f, err := os.Open(t.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open %s: %w", t.path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("stat %s: %w", t.path, err)
+	}
+	id := identityOf(fi)
+	off := int64(0)
+	switch {
+	case !t.hasPos:
+		if t.cfg.ReadFromEnd {
+			off = fi.Size()
+		}
+	case t.start.ID.IsZero() || t.start.ID == id:
+		if t.start.Offset <= fi.Size() {
+			off = t.start.Offset
+		}
+	default:
+		// Rotated while we were away: finish the old file first.
+		if old := t.findSibling(t.start.ID); old != nil {
+			ofi, err := old.Stat()
+			if err == nil && t.start.Offset <= ofi.Size() {
+				_ = f.Close()
+				t.logger.Info("resuming rotated file", "file", old.Name(), "offset", t.start.Offset)
+				t.f, t.id, t.off = old, t.start.ID, t.start.Offset
+				t.rotated, t.quietSince = true, time.Now()
+				t.hasPos = false
+				return t.seek()
+			}
+			_ = old.Close()
+		}
+	}
+	t.hasPos = false // the start position is used once
+	t.f, t.id, t.off = f, id, off
+	return t.seek()
+}
+
+func (t *Tailer) seek() error {
+	if _, err := t.f.Seek(t.off, io.SeekStart); err != nil {
+		return fmt.Errorf("seek %s: %w", t.f.Name(), err)
+	}
+	return nil
+}
+
+// findSibling opens the file of t.path's directory whose identity is id.
+func (t *Tailer) findSibling(id Identity) *os.File {
+	if id.IsZero() {
+		return nil
+	}
+	dir, base := filepath.Split(t.path)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	for _, e := range ents {
+		if e.Name() == base || !strings.HasPrefix(e.Name(), base) || !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || identityOf(fi) != id {
+			continue
+		}
+		f, err := os.Open(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil
+		}
+		return f
+	}
+	return nil
+}
+
+// poll reads what is new, then checks for rotation.
+func (t *Tailer) poll(ctx context.Context, h Handler) error {
+	n, err := t.readAll(ctx, h)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if t.rotated {
+		if n > 0 {
+			t.quietSince = now
+		}
+		if now.Sub(t.quietSince) < t.cfg.RotateGrace {
+			return nil
+		}
+		if _, err := os.Stat(t.path); err != nil {
+			return nil // no new file yet: keep the old one
+		}
+		if err := t.flushPending(ctx, h); err != nil {
+			return err
+		}
+		t.close()
+		t.m.Rotations.WithLabelValues("rename").Inc()
+		t.rotated = false
+		t.discarding = false
+		if err := t.openNew(); err != nil {
+			return err
+		}
+		_, err := t.readAll(ctx, h)
+		return err
+	}
+	fi, err := os.Stat(t.path)
+	if err != nil || identityOf(fi) != t.id {
+		t.rotated, t.quietSince = true, now
+		return nil
+	}
+	cur, err := t.f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", t.path, err)
+	}
+	if cur.Size() < t.off {
+		if err := t.flushPending(ctx, h); err != nil {
+			return err
+		}
+		t.m.Rotations.WithLabelValues("truncate").Inc()
+		t.logger.Info("file truncated, reading from start", "offset", t.off, "size", cur.Size())
+		t.off, t.discarding = 0, false
+		if err := t.seek(); err != nil {
+			return err
+		}
+		_, err := t.readAll(ctx, h)
+		return err
+	}
+	return nil
+}
+
+// openNew opens the file that replaced a rotated one, from its start.
+func (t *Tailer) openNew() error {
+	f, err := os.Open(t.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // gone again; Run retries
+	}
+	if err != nil {
+		return fmt.Errorf("open %s: %w", t.path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("stat %s: %w", t.path, err)
+	}
+	t.f, t.id, t.off = f, identityOf(fi), 0
+	return nil
+}
+
+// flushPending emits a held partial line: its file will not grow again.
+func (t *Tailer) flushPending(ctx context.Context, h Handler) error {
+	if len(t.pending) == 0 && !t.discarding {
+		return nil
+	}
+	line := Line{Text: string(t.pending), ID: t.id, Offset: t.off, Truncated: t.discarding}
+	t.pending = t.pending[:0]
+	t.discarding = false
+	t.m.ReadLines.Inc()
+	t.lines = append(t.lines[:0], line)
+	return h(ctx, t.lines)
+}
+
+// readAll reads to the end of the file, handing lines to h after every
+// read. It returns the number of bytes read.
+func (t *Tailer) readAll(ctx context.Context, h Handler) (int64, error) {
+	if t.buf == nil {
+		t.buf = make([]byte, t.cfg.ReadSize)
+	}
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, nil
+		}
+		n, err := t.f.Read(t.buf)
+		if n > 0 {
+			total += int64(n)
+			t.m.ReadBytes.Add(float64(n))
+			t.split(t.buf[:n])
+			if len(t.lines) > 0 {
+				t.m.ReadLines.Add(float64(len(t.lines)))
+				if herr := h(ctx, t.lines); herr != nil {
+					return total, herr
+				}
+				clear(t.lines)
+				t.lines = t.lines[:0]
+			}
+		}
+		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
+			return total, nil
+		}
+		if err != nil {
+			return total, fmt.Errorf("read %s: %w", t.f.Name(), err)
+		}
+	}
+}
+
+// split cuts b into lines appended to t.lines, keeping an unfinished tail
+// in t.pending. Complete lines that lie wholly in b share one string.
+func (t *Tailer) split(b []byte) {
+	s := string(b)
+	maxLen := t.cfg.MaxLineSize
+	start := 0
+	for start < len(s) {
+		i := strings.IndexByte(s[start:], '\n')
+		if i < 0 {
+			rest := s[start:]
+			t.off += int64(len(rest))
+			if t.discarding {
+				return
+			}
+			if room := maxLen - len(t.pending); len(rest) > room {
+				t.pending = append(t.pending, rest[:room]...)
+				t.discarding = true
+				return
+			}
+			t.pending = append(t.pending, rest...)
+			return
+		}
+		seg := s[start : start+i]
+		t.off += int64(i + 1)
+		start += i + 1
+		line := Line{ID: t.id, Offset: t.off}
+		switch {
+		case t.discarding:
+			line.Text, line.Truncated = string(t.pending), true
+		case len(t.pending) > 0:
+			full := append(t.pending, seg...)
+			if len(full) > maxLen {
+				full, line.Truncated = full[:maxLen], true
+			}
+			line.Text = string(full)
+			t.pending = full[:0]
+		case len(seg) > maxLen:
+			line.Text, line.Truncated = seg[:maxLen], true
+		default:
+			line.Text = seg
+		}
+		if line.Truncated {
+			t.m.TruncatedLines.Inc()
+		}
+		t.pending = t.pending[:0]
+		t.discarding = false
+		t.lines = append(t.lines, line)
+	}
+}
