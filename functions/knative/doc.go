@@ -31,5 +31,7 @@
 // type assertion, as in database/sql/driver: Starter, Stopper,
 // ReadyChecker, AliveChecker. FromHandler adapts a plain http.Handler, and
 // Instanced gives a function built from its configuration the exact shape
-// of the func template (Handle, Start, Stop, Ready, Alive).
+// of the func template (Handle, Start, Stop, Ready, Alive). Tick turns a
+// periodic job (compactor, ruler) into the handler a cron trigger — a
+// Knative Eventing PingSource — POSTs to.
 package knative
