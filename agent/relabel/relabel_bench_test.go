@@ -19,7 +19,11 @@ func BenchmarkProcessHelmJob(b *testing.B) {
 			c.TargetLabel = "app"
 		}),
 		rule(func(c *Config) { c.SourceLabels = []string{"__meta_kubernetes_namespace"}; c.TargetLabel = "namespace" }),
-		rule(func(c *Config) { c.SourceLabels = []string{"namespace", "app"}; c.Separator = "/"; c.TargetLabel = "job" }),
+		rule(func(c *Config) {
+			c.SourceLabels = []string{"namespace", "app"}
+			c.Separator = "/"
+			c.TargetLabel = "job"
+		}),
 		rule(func(c *Config) { c.SourceLabels = []string{"__meta_kubernetes_pod_name"}; c.TargetLabel = "pod" }),
 		rule(func(c *Config) {
 			c.SourceLabels = []string{"__meta_kubernetes_pod_uid", "__meta_kubernetes_pod_container_name"}

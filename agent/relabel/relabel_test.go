@@ -245,7 +245,11 @@ func TestProcess(t *testing.T) {
 		})}, `{a="foo"}`},
 		{"later rules see earlier results", `{__meta_kubernetes_namespace="prod", app="web"}`, []Config{
 			rule(func(c *Config) { c.SourceLabels = []string{"__meta_kubernetes_namespace"}; c.TargetLabel = "namespace" }),
-			rule(func(c *Config) { c.SourceLabels = []string{"namespace", "app"}; c.Separator = "/"; c.TargetLabel = "job" }),
+			rule(func(c *Config) {
+				c.SourceLabels = []string{"namespace", "app"}
+				c.Separator = "/"
+				c.TargetLabel = "job"
+			}),
 		}, `{__meta_kubernetes_namespace="prod", app="web", job="prod/web", namespace="prod"}`},
 		{"helm __path__ from uid and container", `{__meta_kubernetes_pod_uid="1234-abcd", __meta_kubernetes_pod_container_name="app"}`, []Config{rule(func(c *Config) {
 			c.SourceLabels = []string{"__meta_kubernetes_pod_uid", "__meta_kubernetes_pod_container_name"}
