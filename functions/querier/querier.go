@@ -97,6 +97,12 @@ func (q *Querier) Query(ctx context.Context, req Request) (Response, error) {
 	var bs bucket.Stats
 	c := &counters{}
 	resp, err := q.query(ctx, req, &bs, c)
+	if errors.Is(err, bucket.ErrNotExist) && ctx.Err() == nil {
+		// An object listed a moment ago is gone: a compactor retired it
+		// after writing its replacement. A fresh listing sees that one.
+		q.logger.Info("object vanished, listing again", "tenant", string(req.Tenant), "day", req.Day, "err", err)
+		resp, err = q.query(ctx, req, &bs, c)
+	}
 	resp.Stats = q.stats(&bs, c, time.Since(start))
 	st := resp.Stats
 

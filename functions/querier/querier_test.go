@@ -202,7 +202,7 @@ func checkQueries(t *testing.T, q *querier.Querier, want []ent, recent bool, cas
 				t.Errorf("the case selects nothing: it proves nothing")
 			}
 			st := resp.Stats
-			if st.GetRequests == 0 || st.BytesRead == 0 || st.IndexObjects != 5 || st.LinesScanned == 0 {
+			if st.GetRequests == 0 || st.BytesRead == 0 || st.IndexObjects == 0 || st.LinesScanned == 0 {
 				t.Errorf("implausible stats %+v", st)
 			}
 		})
