@@ -4,49 +4,54 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/kubemate/kmlog/format/bucket"
+	"github.com/kubemate/kmlog/format/objkey"
 	"github.com/kubemate/kmlog/functions/querier"
 )
 
-// retiringBucket plays a compactor that retires one file (data and
-// index) right after the querier's first listing of the index prefix.
+// retiringBucket plays a compactor that retires one file (index, then
+// data) just before the querier's first read of that data file, after
+// the querier has listed and decoded the file's index.
 type retiringBucket struct {
 	bucket.Bucket
-	once sync.Once
+	index, data string
+	once        sync.Once
 }
 
-func (r *retiringBucket) List(ctx context.Context, prefix string, fn func(bucket.ObjectInfo) error) error {
-	var keys []string
-	err := r.Bucket.List(ctx, prefix, func(oi bucket.ObjectInfo) error {
-		keys = append(keys, oi.Key)
-		return fn(oi)
-	})
-	if err == nil && strings.Contains(prefix, "/index/") && len(keys) == 5 {
+func (r *retiringBucket) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	if key == r.data {
 		r.once.Do(func() {
-			// The scenario's fourth file (by ULID) holds the second half
-			// of the middle part, which the second file holds whole.
-			idx := keys[3]
-			data := strings.Replace(strings.Replace(idx, "/index/", "/data/", 1), ".idx", ".parquet", 1)
-			_ = r.Bucket.Delete(ctx, idx)
-			_ = r.Bucket.Delete(ctx, data)
+			_ = r.Bucket.Delete(ctx, r.index)
+			_ = r.Bucket.Delete(ctx, r.data)
 		})
 	}
-	return err
+	return r.Bucket.GetRange(ctx, key, off, n)
 }
 
 func TestRetiredFile(t *testing.T) {
 	dir := newDir(t)
 	s := newScenario(t, dir, 3000)
 	s.ingesters = nil
-	s.bkt = &retiringBucket{Bucket: dir}
+	var keys []string
+	_ = dir.List(t.Context(), objkey.IndexPrefix(tid, testDay()), func(oi bucket.ObjectInfo) error {
+		keys = append(keys, oi.Key)
+		return nil
+	})
+	// The scenario's fourth file (by ULID) holds the second half of the
+	// middle part, which the second file holds whole.
+	k, _ := objkey.Parse(keys[3])
+	rb := &retiringBucket{Bucket: dir, index: keys[3], data: objkey.Data(k.Tenant, k.Day, k.ID)}
+	s.bkt = rb
 	q := newQuerier(t, s, querier.DefaultConfig())
 	c := qcase{query: `{namespace=~".+"}`, end: 24 * time.Hour, limit: 2000, direction: "forward"}
 	checkQueries(t, q, s.storage, false, []qcase{c})
+	if _, err := dir.Stat(t.Context(), rb.data); !errors.Is(err, bucket.ErrNotExist) {
+		t.Errorf("the file was not retired: %v", err)
+	}
 }
 
 // cancelingBucket cancels the query at its first data read.
