@@ -44,7 +44,10 @@ func (b *builder) buildList(nodes []yaml.Node, path string) ([]stage, error) {
 		if err != nil {
 			ce := &ConfigError{Path: p, Line: cfg.Line, Err: err}
 			if ke, ok := errors.AsType[*keyError](err); ok && ke.key != "" {
-				ce.Key, ce.Err = ke.key, ke.err
+				ce.Key, ce.Err, ce.Line = ke.key, ke.err, ke.line
+				if ce.Line == 0 {
+					ce.Line = keyLine(cfg, ke.key)
+				}
 			}
 			if nested, ok := errors.AsType[*ConfigError](err); ok {
 				return nil, nested

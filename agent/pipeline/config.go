@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -44,8 +45,9 @@ func (e *ConfigError) Unwrap() []error { return []error{ErrConfig, e.Err} }
 // keyError is returned by stage constructors about one key; the builder
 // adds the path.
 type keyError struct {
-	key string
-	err error
+	key  string
+	line int // 0 when unknown
+	err  error
 }
 
 func (e *keyError) Error() string { return e.key + ": " + e.err.Error() }
@@ -86,13 +88,13 @@ func decodeValue(node *yaml.Node, v reflect.Value, path string) error {
 			return nil
 		}
 		if node.Kind != yaml.MappingNode {
-			return &keyError{key: path, err: fmt.Errorf("line %d: expected a mapping, got %s", node.Line, describe(node))}
+			return &keyError{key: path, line: node.Line, err: fmt.Errorf("expected a mapping, got %s", describe(node))}
 		}
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			k, val := node.Content[i], node.Content[i+1]
 			f, ok := fieldByTag(t, k.Value)
 			if !ok {
-				return &keyError{key: join(path, k.Value), err: fmt.Errorf("line %d: unknown key", k.Line)}
+				return &keyError{key: join(path, k.Value), line: k.Line, err: errors.New("unknown key")}
 			}
 			if err := decodeValue(val, v.FieldByIndex(f.Index), join(path, k.Value)); err != nil {
 				return err
@@ -114,7 +116,7 @@ func decodeValue(node *yaml.Node, v reflect.Value, path string) error {
 			return nil
 		}
 		if node.Kind != yaml.MappingNode {
-			return &keyError{key: path, err: fmt.Errorf("line %d: expected a mapping, got %s", node.Line, describe(node))}
+			return &keyError{key: path, line: node.Line, err: fmt.Errorf("expected a mapping, got %s", describe(node))}
 		}
 		m := reflect.MakeMap(t)
 		for i := 0; i+1 < len(node.Content); i += 2 {
@@ -134,9 +136,27 @@ func decodeValue(node *yaml.Node, v reflect.Value, path string) error {
 		if errors.As(err, &te) && len(te.Errors) > 0 {
 			msg = strings.Join(te.Errors, "; ")
 		}
-		return &keyError{key: path, err: errors.New(msg)}
+		return &keyError{key: path, line: node.Line, err: errors.New(yamlLinePrefix.ReplaceAllString(msg, ""))}
 	}
 	return nil
+}
+
+// yamlLinePrefix is the "line N: " that yaml.v3 puts before its messages;
+// ConfigError carries the line itself.
+var yamlLinePrefix = regexp.MustCompile(`(^|; )line \d+: `)
+
+// keyLine returns the line of the key that path starts with in cfg, or
+// cfg's own line.
+func keyLine(cfg *yaml.Node, path string) int {
+	first, _, _ := strings.Cut(path, ".")
+	if cfg.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(cfg.Content); i += 2 {
+			if cfg.Content[i].Value == first {
+				return cfg.Content[i].Line
+			}
+		}
+	}
+	return cfg.Line
 }
 
 func isNull(n *yaml.Node) bool {
