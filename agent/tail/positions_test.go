@@ -32,7 +32,7 @@ func TestPositionsPromtailFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(name)
-	for _, want := range []string{`/var/log/pods/a/0.log: "1234"`, `/var/log/pods/b/0.log: "99"`, `/var/log/pods/b/0.log: "2049:77"`} {
+	for _, want := range []string{`/var/log/pods/a/0.log: "1234"`, `/var/log/pods/b/0.log: "99"`, `/var/log/pods/b/0.log: 2049:77`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("file lacks %q:\n%s", want, b)
 		}

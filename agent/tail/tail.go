@@ -85,6 +85,7 @@ type Tailer struct {
 	pending    []byte
 	discarding bool      // in an over-long line, skipping to its newline
 	rotated    bool      // path no longer names f
+	next       Identity  // rotated: what path named when the rotation was seen
 	quietSince time.Time // rotated: last time f produced bytes
 
 	buf   []byte
@@ -243,7 +244,8 @@ func (t *Tailer) poll(ctx context.Context, h Handler) error {
 		if now.Sub(t.quietSince) < t.cfg.RotateGrace {
 			return nil
 		}
-		if _, err := os.Stat(t.path); err != nil {
+		fi, err := os.Stat(t.path)
+		if err != nil {
 			return nil // no new file yet: keep the old one
 		}
 		if err := t.flushPending(ctx, h); err != nil {
@@ -253,15 +255,27 @@ func (t *Tailer) poll(ctx context.Context, h Handler) error {
 		t.m.Rotations.WithLabelValues("rename").Inc()
 		t.rotated = false
 		t.discarding = false
+		if cur := identityOf(fi); !t.next.IsZero() && cur != t.next {
+			// Rotated again meanwhile: drain the file that followed ours.
+			if f := t.findSibling(t.next); f != nil {
+				t.f, t.id, t.off = f, t.next, 0
+				t.rotated, t.quietSince, t.next = true, now, cur
+				_, err := t.readAll(ctx, h)
+				return err
+			}
+		}
 		if err := t.openNew(); err != nil {
 			return err
 		}
-		_, err := t.readAll(ctx, h)
+		_, err = t.readAll(ctx, h)
 		return err
 	}
 	fi, err := os.Stat(t.path)
 	if err != nil || identityOf(fi) != t.id {
-		t.rotated, t.quietSince = true, now
+		t.rotated, t.quietSince, t.next = true, now, Identity{}
+		if err == nil {
+			t.next = identityOf(fi)
+		}
 		return nil
 	}
 	cur, err := t.f.Stat()
@@ -312,7 +326,10 @@ func (t *Tailer) flushPending(ctx context.Context, h Handler) error {
 	t.discarding = false
 	t.m.ReadLines.Inc()
 	t.lines = append(t.lines[:0], line)
-	return h(ctx, t.lines)
+	err := h(ctx, t.lines)
+	clear(t.lines)
+	t.lines = t.lines[:0]
+	return err
 }
 
 // readAll reads to the end of the file, handing lines to h after every

@@ -171,6 +171,9 @@ func TestTailRenameRotation(t *testing.T) {
 		batch := numbered(n, n+400)
 		n += 400
 		writeChunked(t, f, rng, batch[:300])
+		// The agent keeps up: it has read the new file before the next
+		// rotation (rotating twice within one poll would skip a file).
+		waitFor(t, "caught up", func() bool { return c.count() >= len(want)+300 })
 		if err := os.Rename(path, fmt.Sprintf("%s.2024010%d-000000", path, r)); err != nil {
 			t.Fatal(err)
 		}
