@@ -15,6 +15,7 @@ import (
 	"github.com/kubemate/kmlog/format/bucket"
 	"github.com/kubemate/kmlog/format/tenant"
 	"github.com/kubemate/kmlog/functions/querier"
+	"github.com/kubemate/kmlog/logql/engine"
 )
 
 // cacheVersion is part of every key: bump it when the stored form or the
@@ -31,8 +32,13 @@ const cacheKind = "cache"
 // invalidated.
 type resultsCache struct {
 	mem *ristretto.Cache[string, *querier.Response] // nil: no memory tier
-	bkt bucket.Bucket                               // nil: no bucket tier
-	log *slog.Logger
+	// final keeps finished answers of metric queries whose shards are all
+	// cacheable: such an answer can no longer change either, and a repeat
+	// then skips decoding, merging and evaluating (a fixed-range
+	// dashboard refreshed, Grafana's shared queries).
+	final *ristretto.Cache[string, *engine.Result]
+	bkt   bucket.Bucket // nil: no bucket tier
+	log   *slog.Logger
 }
 
 func newResultsCache(size int64, bkt bucket.Bucket, log *slog.Logger) (*resultsCache, error) {
@@ -50,6 +56,17 @@ func newResultsCache(size int64, bkt bucket.Bucket, log *slog.Logger) (*resultsC
 			return nil, fmt.Errorf("create results cache: %w", err)
 		}
 		c.mem = m
+		fm, err := ristretto.NewCache(&ristretto.Config[string, *engine.Result]{
+			NumCounters:        max(size/8/1024*10, 1000),
+			MaxCost:            max(size/8, 1),
+			BufferItems:        64,
+			IgnoreInternalCost: true,
+		})
+		if err != nil {
+			m.Close()
+			return nil, fmt.Errorf("create final results cache: %w", err)
+		}
+		c.final = fm
 	}
 	return c, nil
 }
@@ -57,6 +74,7 @@ func newResultsCache(size int64, bkt bucket.Bucket, log *slog.Logger) (*resultsC
 func (c *resultsCache) close() {
 	if c.mem != nil {
 		c.mem.Close()
+		c.final.Close()
 	}
 }
 
@@ -152,9 +170,24 @@ func (c *resultsCache) setMem(key string, r *querier.Response, cost int64) {
 	c.mem.Set(key, r, cost)
 }
 
+// getFinal and putFinal keep finished answers in memory only.
+func (c *resultsCache) getFinal(key string) (*engine.Result, bool) {
+	if c.final == nil {
+		return nil, false
+	}
+	return c.final.Get(key)
+}
+
+func (c *resultsCache) putFinal(key string, r *engine.Result, cost int64) {
+	if c.final != nil {
+		c.final.Set(key, r, cost)
+	}
+}
+
 // wait applies buffered memory writes, so that the next Get sees them.
 func (c *resultsCache) wait() {
 	if c.mem != nil {
 		c.mem.Wait()
+		c.final.Wait()
 	}
 }

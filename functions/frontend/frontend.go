@@ -258,7 +258,7 @@ func (f *Frontend) fanOut(ctx context.Context, lim Limits, reqs []querier.Reques
 }
 
 // fanOutOrdered runs reqs in their order of priority, at most par at a
-// time, and stops launching once done(i) — called with each answer of
+// time (see window), and stops launching once done(i) — called with each answer of
 // the completed prefix, in order — reports that the prefix 0..i
 // suffices. It returns the answers of that prefix.
 func fanOutOrdered[T any](ctx context.Context, n, par int, do func(ctx context.Context, i int) (T, error), done func(i int, v T) bool) ([]T, error) {
@@ -272,10 +272,15 @@ func fanOutOrdered[T any](ctx context.Context, n, par int, do func(ctx context.C
 	ch := make(chan res, n)
 	got := make([]*T, n)
 	next, inflight, prefix := 0, 0, 0
+	// The window of shards in flight starts at one and doubles each time
+	// a finished shard does not satisfy done, up to par: a limit met by
+	// the first shard costs one invocation, a sparse query soon runs at
+	// full parallelism.
+	window := 1
 	stop := false
 	var firstErr error
 	for {
-		for !stop && firstErr == nil && next < n && inflight < par {
+		for !stop && firstErr == nil && next < n && inflight < min(window, par) {
 			i := next
 			go func() {
 				v, err := do(ctx, i)
@@ -298,6 +303,7 @@ func fanOutOrdered[T any](ctx context.Context, n, par int, do func(ctx context.C
 			continue
 		}
 		got[r.i] = &r.v
+		window = min(window*2, par)
 		for prefix < n && got[prefix] != nil {
 			if done(prefix, *got[prefix]) {
 				stop = true

@@ -302,4 +302,3 @@ func reference(t testing.TB, es []ent, p engine.Params) engine.Value {
 	}
 	return res.Value
 }
-

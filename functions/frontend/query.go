@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -270,6 +272,23 @@ func (f *Frontend) metricQuery(ctx context.Context, t tenant.ID, lim Limits, eng
 	for i, s := range shards {
 		reqs[i] = s.request(base)
 	}
+	// When every shard is cacheable the answer is final: keep it whole.
+	var finalKey string
+	if reqs[len(reqs)-1].ShardThrough <= f.now().UnixNano()-int64(max(lim.MaxCacheFreshness, lim.QueryIngestersWithin)) {
+		h := sha256.New()
+		for _, r := range reqs {
+			h.Write([]byte(cacheKey(r)))
+		}
+		finalKey = hex.EncodeToString(h.Sum(nil))
+		if r, ok := f.cache.getFinal(finalKey); ok {
+			n := int64(len(reqs))
+			st.shards.Add(n)
+			st.mem.Add(n)
+			f.m.shards.Add(float64(n))
+			f.m.cacheHits.WithLabelValues("memory").Add(float64(n))
+			return *r, nil
+		}
+	}
 	resps, err := f.fanOut(ctx, lim, reqs, st)
 	if err != nil {
 		return engine.Result{}, err
@@ -285,7 +304,26 @@ func (f *Frontend) metricQuery(ctx context.Context, t tenant.ID, lim Limits, eng
 	if err != nil {
 		return engine.Result{}, err
 	}
-	return eng.Finalize(ctx, p, merged)
+	res, err := eng.Finalize(ctx, p, merged)
+	if err == nil && finalKey != "" {
+		f.cache.putFinal(finalKey, &res, resultCost(res.Value))
+		f.cache.wait()
+	}
+	return res, err
+}
+
+// resultCost estimates the memory of a value, in bytes.
+func resultCost(v engine.Value) int64 {
+	var n int64 = 64
+	switch v := v.(type) {
+	case engine.Matrix:
+		for _, s := range v {
+			n += 64 + 16*int64(len(s.Points)) + 32*int64(len(s.Labels))
+		}
+	case engine.Vector:
+		n += 96 * int64(len(v))
+	}
+	return n
 }
 
 // whole runs a query that cannot be split (quantile_over_time and the
