@@ -269,6 +269,20 @@ func TestEarlyStop(t *testing.T) {
 	}
 }
 
+// TestEarlyStopParallel: with the default parallelism the window starts
+// at one shard, so a limit the newest shard meets costs one invocation.
+func TestEarlyStopParallel(t *testing.T) {
+	e := newEnv(t, 3, nil)
+	res, err := e.fe.Query(context.Background(), tid, engine.Params{Query: `{env=~".+"}`, Limit: 50,
+		Start: now.Add(-80 * time.Hour), End: now.Add(-13 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.inv.calls.Load(); n != 1 || res.Stats.Shards != 1 {
+		t.Errorf("%d invocations, %d shards; want 1", n, res.Stats.Shards)
+	}
+}
+
 // TestLimitsAndErrors: Loki's texts and statuses.
 func TestLimitsAndErrors(t *testing.T) {
 	e := newEnv(t, 1, func(c *frontend.Config) {
