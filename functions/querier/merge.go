@@ -57,15 +57,42 @@ const (
 )
 
 type rec struct {
-	gid      int32
-	ts       int64
-	off, len int32
-	md       labels.Labels
+	gid        int32
+	ts         int64
+	off, len   int32
+	mdLo, mdHi int32 // the entry's metadata labels: spans[mdLo:mdHi]
+	md         labels.Labels
 }
 
+// span locates one metadata label's name and value in a batch's mdText.
+type span struct{ name, value, end int32 }
+
+// A batch's metadata is copied into one string and one label array per
+// batch, both fresh (never recycled), since the engine may keep them;
+// that costs two allocations per batch instead of three per entry.
 type batch struct {
-	recs  []rec
-	arena []byte
+	recs   []rec
+	arena  []byte
+	mdText []byte
+	spans  []span
+}
+
+// seal builds the metadata labels of the batch's entries.
+func (b *batch) seal() {
+	if len(b.spans) == 0 {
+		return
+	}
+	text := string(b.mdText)
+	all := make(labels.Labels, len(b.spans))
+	for i, sp := range b.spans {
+		all[i] = labels.Label{Name: text[sp.name:sp.value], Value: text[sp.value:sp.end]}
+	}
+	for i := range b.recs {
+		r := &b.recs[i]
+		if r.mdHi > r.mdLo {
+			r.md = all[r.mdLo:r.mdHi:r.mdHi]
+		}
+	}
 }
 
 // fileCursor reads batches that a producer goroutine decodes from one
@@ -112,13 +139,14 @@ func produce(ctx context.Context, rd *datafile.Reader, sel datafile.Selection, l
 	get := func() *batch {
 		select {
 		case b := <-free:
-			b.recs, b.arena = b.recs[:0], b.arena[:0]
+			b.recs, b.arena, b.mdText, b.spans = b.recs[:0], b.arena[:0], b.mdText[:0], b.spans[:0]
 			return b
 		default:
 			return &batch{recs: make([]rec, 0, batchRows), arena: make([]byte, 0, batchBytes+batchBytes/4)}
 		}
 	}
 	send := func(b *batch) error {
+		b.seal()
 		select {
 		case out <- b:
 			return nil
@@ -136,14 +164,16 @@ func produce(ctx context.Context, rd *datafile.Reader, sel datafile.Selection, l
 		}
 		off := len(b.arena)
 		b.arena = append(b.arena, e.Line...)
-		var md labels.Labels
-		if len(e.Metadata) > 0 {
-			md = make(labels.Labels, len(e.Metadata))
-			for i, l := range e.Metadata {
-				md[i] = labels.Label{Name: string([]byte(l.Name)), Value: string([]byte(l.Value))}
-			}
+		mdLo := int32(len(b.spans))
+		for _, l := range e.Metadata {
+			n := int32(len(b.mdText))
+			b.mdText = append(b.mdText, l.Name...)
+			v := int32(len(b.mdText))
+			b.mdText = append(b.mdText, l.Value...)
+			b.spans = append(b.spans, span{name: n, value: v, end: int32(len(b.mdText))})
 		}
-		b.recs = append(b.recs, rec{gid: local[e.Stream], ts: e.Timestamp, off: int32(off), len: int32(len(e.Line)), md: md})
+		b.recs = append(b.recs, rec{gid: local[e.Stream], ts: e.Timestamp, off: int32(off), len: int32(len(e.Line)),
+			mdLo: mdLo, mdHi: int32(len(b.spans))})
 		if len(b.recs) >= batchRows || len(b.arena) >= batchBytes {
 			if err := send(b); err != nil {
 				return err
