@@ -143,9 +143,9 @@ type WAL struct {
 	syncMu sync.Mutex
 	synced uint64 // appends covered by an fsync
 
-	kick chan struct{}
-	done chan struct{}
-	wg   sync.WaitGroup
+	kick      chan struct{}
+	done      chan struct{}
+	wg        sync.WaitGroup
 	persisted map[cursorKey]Pos // cursors as last written
 }
 
@@ -688,4 +688,3 @@ func (w *WAL) Close() error {
 	}
 	return nil
 }
-

@@ -121,7 +121,7 @@ func TestRestartResumesCursors(t *testing.T) {
 	}
 	last := readN(t, r1, 1)[0]
 	r1.Ack(last.End)
-	w.checkpoint() // persisted
+	w.checkpoint()                               // persisted
 	r1.Ack(Pos{Segment: last.End.Segment + 100}) // not persisted: lost in the crash
 	r1.Close()
 	r2.Close()
