@@ -60,18 +60,23 @@
 //
 // On a compacted day of 64 MiB of loggen lines (240 streams, one data file
 // of 11.4 MiB and its 1.1 MiB index, default configs), on a shared 2-core
-// machine (BenchmarkNeedle, BenchmarkScanLiteral, BenchmarkColdFirstAnswer):
+// machine, so speeds are per CPU second (BenchmarkNeedle,
+// BenchmarkScanLiteral, BenchmarkColdFirstAnswer):
 //
-//	needle trace id, warm (index cached)   8.6% of stored bytes, 5 GETs, 9 ms
+//	needle trace id, warm (index cached)   8.6% of stored bytes, 5 GETs
 //	needle trace id, cold                  17.9% (the index is 9.3%), 6 GETs
-//	full scan, |= literal, directory       520 MB of raw lines per CPU second
-//	full scan, |= literal, MinIO           450 MB/cpu-s
-//	cold querier, 100 newest lines of      18 ms from a directory,
+//	full scan, |= literal, directory       540 MB of raw lines per CPU second
+//	full scan, |= literal, MinIO           490 MB/cpu-s
+//	cold querier, 100 newest lines of      30 ms from a directory,
 //	  one namespace's error streams        44 ms from MinIO (20.6% read)
 //
 // The needle misses the 2% goal: the token filters let 6 of 283 blocks
 // through (the needle's and about 2% false positives), and reading a block
 // costs its whole row group's line column chunk (about 1.5% of the file).
-// Fewer false positives (more bits per token in format/index) or page-level
-// reads of a block's rows (format/datafile) would close the gap.
+// Fewer false positives in format/index, or page-level reads of a block's
+// rows in format/datafile, close the gap: with format/index changes in
+// progress at the time of writing the same benchmark read 3.4% warm and
+// 6.2% cold, in 2 and 3 GETs. The full scan runs at the speed of the
+// data file reader (zstd and Parquet decoding); the merge, the copy into
+// batches and the engine's line filter add little.
 package querier
