@@ -6,47 +6,69 @@ import "slices"
 //
 // A token is a maximal run of token bytes: ASCII letters and digits, and
 // every byte >= 0x80 (so UTF-8 words of any script, and invalid bytes, are
-// token bytes). ASCII letters are lowercased. Tokens shorter than
-// MinTokenLen are ignored. A token's hash is FNV-1a (64-bit) of its
-// lowercased bytes followed by a final avalanche mix; hash 0 is replaced by 1.
+// token bytes). ASCII letters are lowercased. Only id-like tokens are
+// hashed: at least MinTokenLen bytes holding at least one ASCII digit and
+// at least one other token byte (a letter or a byte >= 0x80). Words and
+// numbers are left out: words recur in nearly every block, so a filter of
+// them prunes little, and numbers (counts, sizes, latencies, timestamp
+// parts) are many and rarely searched; both cost index bytes.
+//
+// A token's hash is FNV-1a (64-bit) of its lowercased bytes followed by a
+// final avalanche mix, with the top 6 bits replaced by min(len, 63): a
+// filter can then be built over the tokens of at least some length
+// (TokenLen). No hash is 0.
 
 // MinTokenLen is the shortest token that is hashed.
-const MinTokenLen = 2
+const MinTokenLen = 8
 
 const (
 	fnvOffset = 14695981039346656037
 	fnvPrime  = 1099511628211
+
+	lenShift = 58
+	lenMask  = 63 << lenShift
 )
 
-// tokenByte[c] is c lowercased when c is a token byte, 0 otherwise.
-var tokenByte = func() (t [256]byte) {
+// Byte classes of the tokenizer.
+const (
+	classDigit = 1 << iota
+	classOther // a letter or a byte >= 0x80
+	classID    = classDigit | classOther
+)
+
+// tokenByte[c] is c lowercased when c is a token byte, 0 otherwise;
+// tokenClass[c] is its class.
+var tokenByte, tokenClass = func() (t, cl [256]byte) {
 	for c := range 256 {
 		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c >= 0x80:
-			t[c] = byte(c)
+		case c >= '0' && c <= '9':
+			t[c], cl[c] = byte(c), classDigit
+		case c >= 'a' && c <= 'z', c >= 0x80:
+			t[c], cl[c] = byte(c), classOther
 		case c >= 'A' && c <= 'Z':
-			t[c] = byte(c) + 'a' - 'A'
+			t[c], cl[c] = byte(c)+'a'-'A', classOther
 		}
 	}
-	return t
+	return t, cl
 }()
 
 // IsTokenByte reports whether c belongs to tokens.
 func IsTokenByte(c byte) bool { return tokenByte[c] != 0 }
 
-func mix(h uint64) uint64 {
+func mix(h uint64, n int) uint64 {
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33
 	h *= 0xc4ceb9fe1a85ec53
 	h ^= h >> 33
-	if h == 0 {
-		h = 1
-	}
-	return h
+	return h&^lenMask | uint64(max(1, min(n, 63)))<<lenShift
 }
 
-// TokenHash returns the hash of one token (which it lowercases).
+// TokenLen returns the length, capped at 63, of the token whose hash is h.
+func TokenLen(h uint64) int { return int(h >> lenShift) }
+
+// TokenHash returns the hash of one token (which it lowercases), whether
+// or not the tokenizer would hash it.
 func TokenHash(tok []byte) uint64 {
 	h := uint64(fnvOffset)
 	for _, c := range tok {
@@ -55,35 +77,56 @@ func TokenHash(tok []byte) uint64 {
 		}
 		h = (h ^ uint64(c)) * fnvPrime
 	}
-	return mix(h)
+	return mix(h, len(tok))
 }
 
-// EachToken calls fn with the hash of every token of line, in order, with
-// repeats.
+// IsIDToken reports whether the tokenizer hashes tok, a run of token bytes:
+// at least MinTokenLen bytes with a digit and a letter (or a byte >= 0x80).
+func IsIDToken(tok []byte) bool {
+	if len(tok) < MinTokenLen {
+		return false
+	}
+	var cl byte
+	for _, c := range tok {
+		cl |= tokenClass[c]
+	}
+	return cl == classID
+}
+
+// EachToken calls fn with the hash of every id-like token of line, in
+// order, with repeats.
 func EachToken(line []byte, fn func(h uint64)) {
-	h, n := uint64(fnvOffset), 0
-	for _, c := range line {
-		if l := tokenByte[c]; l != 0 {
-			h = (h ^ uint64(l)) * fnvPrime
-			n++
-			continue
+	n := len(line)
+	for i := 0; i < n; {
+		// Skip separators, then find the end of the token and its classes.
+		for i < n && tokenClass[line[i]] == 0 {
+			i++
 		}
-		if n >= MinTokenLen {
-			fn(mix(h))
+		start := i
+		var cl byte
+		for i < n {
+			c := tokenClass[line[i]]
+			if c == 0 {
+				break
+			}
+			cl |= c
+			i++
 		}
-		h, n = fnvOffset, 0
-	}
-	if n >= MinTokenLen {
-		fn(mix(h))
+		if i-start >= MinTokenLen && cl == classID {
+			h := uint64(fnvOffset)
+			for _, c := range line[start:i] {
+				h = (h ^ uint64(tokenByte[c])) * fnvPrime
+			}
+			fn(mix(h, i-start))
+		}
 	}
 }
 
-// LiteralTokens returns the hashes of the complete tokens of a line-filter
-// literal: those with a non-token byte (or nothing at all would do, but
-// here the literal's edge) on both sides inside the literal. A token that
-// touches the start or end of the literal may be part of a longer token in
-// the line, so it is left out; any line containing the literal contains
-// every returned token.
+// LiteralTokens returns the hashes of the complete id-like tokens of a
+// line-filter literal: those with a non-token byte on both sides inside
+// the literal. A token that touches the start or end of the literal may be
+// part of a longer token in the line, so it is left out; any line
+// containing the literal contains every returned token.
 func LiteralTokens(literal string) []uint64 {
 	var out []uint64
 	start := -1
@@ -94,7 +137,7 @@ func LiteralTokens(literal string) []uint64 {
 			}
 			continue
 		}
-		if start > 0 && i < len(literal) && i-start >= MinTokenLen {
+		if start > 0 && i < len(literal) && IsIDToken([]byte(literal[start:i])) {
 			out = append(out, TokenHash([]byte(literal[start:i])))
 		}
 		start = -1
@@ -140,6 +183,9 @@ func (s *tokenSet) grow() {
 // take returns the sorted members and empties the set, keeping its memory.
 func (s *tokenSet) take() []uint64 {
 	out := make([]uint64, 0, s.n)
+	if s.n == 0 {
+		return out
+	}
 	for i, h := range s.slots {
 		if h != 0 {
 			out = append(out, h)

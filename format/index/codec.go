@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"math"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/kubemate/kmlog/format/datafile"
 	"github.com/kubemate/kmlog/format/labels"
 )
@@ -14,7 +15,7 @@ import (
 // Magic starts every index object; Version follows it.
 const (
 	Magic   = "KMIX"
-	Version = 1
+	Version = 2
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -29,8 +30,6 @@ var ErrInconsistent = errors.New("index does not match data file")
 // Encode returns the binary form of ix (see the package doc).
 func (ix *Index) Encode() []byte {
 	b := make([]byte, 0, 256+len(ix.Tail)+64*len(ix.RowGroups))
-	b = append(b, Magic...)
-	b = append(b, Version)
 	b = binary.AppendUvarint(b, uint64(ix.DataSize))
 	b = binary.AppendUvarint(b, uint64(len(ix.Tail)))
 	b = append(b, ix.Tail...)
@@ -71,7 +70,44 @@ func (ix *Index) Encode() []byte {
 			}
 		}
 	}
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	out := make([]byte, 0, len(b)/2+64)
+	out = append(out, Magic...)
+	out = append(out, Version, byte(ix.MinTokenLen))
+	out = binary.AppendUvarint(out, uint64(len(b)))
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(indexWindow))
+	if err != nil {
+		panic("BUG: zstd writer: " + err.Error())
+	}
+	out = enc.EncodeAll(b, out)
+	_ = enc.Close()
+	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+}
+
+// indexWindow is the zstd window of the body.
+const indexWindow = 1 << 20
+
+// maxExpansion bounds the body's size by the object's: Decode allocates
+// at most this many times the bytes it is given (plus a little).
+const maxExpansion = 64
+
+// decompress returns the body of an index whose header has been read.
+func decompress(frame []byte, size uint64) ([]byte, error) {
+	if size > maxExpansion*uint64(len(frame))+4096 {
+		return nil, fmt.Errorf("%w: body of %d bytes in %d", ErrCorrupt, size, len(frame))
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(max(size+1, indexWindow)), zstd.WithDecoderMaxWindow(indexWindow))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	defer dec.Close()
+	raw, err := dec.DecodeAll(frame, make([]byte, 0, size))
+	if err != nil {
+		return nil, fmt.Errorf("%w: decompress: %v", ErrCorrupt, err)
+	}
+	if uint64(len(raw)) != size {
+		return nil, fmt.Errorf("%w: body of %d bytes, header says %d", ErrCorrupt, len(raw), size)
+	}
+	return raw, nil
 }
 
 func appendString(b []byte, s string) []byte {
@@ -170,8 +206,25 @@ func Decode(b []byte) (*Index, error) {
 	if crc32.Checksum(body, castagnoli) != sum {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
-	d := decoder{b: body[len(Magic)+1:]}
-	ix := &Index{}
+	hd := decoder{b: body[len(Magic)+1:]}
+	if len(hd.b) == 0 {
+		return nil, fmt.Errorf("%w: truncated header", ErrCorrupt)
+	}
+	minLen := hd.b[0]
+	hd.b = hd.b[1:]
+	if minLen < datafile.MinTokenLen || minLen > 63 {
+		return nil, fmt.Errorf("%w: min token length %d", ErrCorrupt, minLen)
+	}
+	size := hd.uvarint("body size")
+	if hd.err != nil {
+		return nil, hd.err
+	}
+	raw, err := decompress(hd.b, size)
+	if err != nil {
+		return nil, err
+	}
+	d := decoder{b: raw}
+	ix := &Index{MinTokenLen: int(minLen)}
 	ix.DataSize = d.int63("data size")
 	ix.Tail = append([]byte(nil), d.bytes("tail")...)
 	ix.Rows = d.int63("rows")
@@ -237,7 +290,7 @@ func Decode(b []byte) (*Index, error) {
 			if k > maxProbes {
 				d.fail("filter with %d probes", k)
 			} else if k != 0 {
-				bl.Filter = Filter{k: k, bits: append([]byte(nil), d.bytes("filter")...)}
+				bl.Filter = Filter{k: k, minLen: minLen, bits: append([]byte(nil), d.bytes("filter")...)}
 			}
 		}
 		if d.err != nil {

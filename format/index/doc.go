@@ -11,35 +11,44 @@
 //
 // A block is the rows of one stream inside one row group of the data
 // file (datafile.BlockSummary). Each block has a Bloom filter over the
-// hashes of its lines' tokens, with the tokenizer of format/datafile: a
-// token is a maximal run of ASCII letters, digits and bytes >= 0x80,
-// lowercased, at least 2 bytes long; a 32-digit trace id is one token.
-// Filter.MayContain(literal) tokenizes the literal and requires only its
-// complete inner tokens, those with a non-token byte on both sides inside
-// the literal: a token at either edge of the literal may be the middle of
-// a longer token in the line ("ord" in "order"), so requiring it could
-// give a false negative. A literal with no complete inner token (one bare
-// word such as a trace id without context) matches every block, which is
-// why queries for rare ids should include a delimiter, e.g.
-// `|= "trace_id=4bf9..."` or `|= "\"4bf9...\""`; the querier may also
-// pass a bare id wrapped in the delimiters it is known to have. The
-// filter is false only when a required token hash is missing, so it never
-// gives a false negative, whether the match is case-sensitive or not.
+// hashes of its lines' id-like tokens (datafile.EachToken: at least 8
+// bytes of letters and digits with both a digit and a letter, lowercased;
+// a 32-digit trace id is one token) of at least Index.MinTokenLen bytes
+// (Config.MinTokenLen, default 20). Filter.MayContain(literal) tokenizes
+// the literal and requires only its complete inner id-like tokens of at
+// least that length, those with a non-token byte on both sides inside the
+// literal: a token at either edge of the literal may be the middle of a
+// longer token in the line, so requiring it could give a false negative.
+// Tokens that are not indexed are simply not required, so the filter is
+// false only when a required token hash is missing and never gives a
+// false negative, whether the match is case-sensitive or not.
 //
-// Filter bits: m = 8*len(bits), k probes; for a token hash h, positions
-// (a + i*d) mod m for i in [0, k) with a = h and d = h>>33 | 1; bit p is
-// bits[p/8] & (1 << (p%8)). Build uses bitsPerToken = 10 (k = 7, about 1%
-// false positives); an empty token set gives m = 0, which holds nothing.
+// Which queries prune: a literal holding a complete id of at least
+// MinTokenLen bytes with a digit and a letter, such as
+// `|= "trace_id=4bf92f3577b34da6a3ce929d0e0e4736 "` or
+// `|= "\"4bf9...\""`; the querier passes a bare id wrapped in spaces
+// (DelimitedIDs), which prunes the same way. With the default 20, 32-hex
+// trace and request ids prune and 16-hex span ids, UUID parts, words and
+// numbers do not (`|= "transaction failed"` reads every block of the
+// selected streams, as the label matchers and time range allow).
 //
-// # Byte layout (version 1)
+// Filter bits: m = 8*len(bits) bits (at least 64 when the block has a
+// token, 0 when it has none, which holds nothing), k probes; for a token
+// hash h, enhanced double hashing: a = h, d = h>>33 | 1, and for i in
+// [0, k) bit a mod m, then a += d, d += i; bit p is bits[p/8] & (1 <<
+// (p%8)). Build uses Config.BitsPerToken (default 14, k = 10, about 0.1%
+// false positives); k = round(bits * ln 2).
+//
+// # Byte layout (version 2)
 //
 // All integers are unsigned LEB128 varints (uvarint) unless marked
 // varint (zigzag, as encoding/binary.AppendVarint); strings and byte
 // strings are a uvarint length then the bytes.
 //
-//	index     := magic version body crc
+//	index     := magic version minTokenLen(1 byte, 8..63)
+//	             bodySize zstd(body) crc
 //	magic     := "KMIX"
-//	version   := 0x01
+//	version   := 0x02
 //	body      := dataSize tail rows minTime(varint) maxTime-minTime
 //	             rowGroupCount rowGroup* streamCount stream*
 //	tail      := bytes                      the data file's last bytes: Parquet
@@ -52,25 +61,40 @@
 //	block     := rowGroup firstRow rows lineBytes
 //	             minTime-stream.minTime maxTime-minTime
 //	             k(1 byte) [bitsLen bits]   k = 0: no filter, matches all
-//	crc       := CRC-32C (Castagnoli) of magic..body, 4 bytes little-endian
+//	crc       := CRC-32C (Castagnoli) of magic..zstd(body), 4 bytes
+//	             little-endian
 //
+// The body is one zstd frame (window 1 MiB) of bodySize bytes: the
+// Parquet footer and the labels compress well, the filters do not.
 // Streams are sorted by labels (labels.Compare), strictly, and a stream's
-// position is its id in the data file. Decode checks the magic, version
-// and checksum first, then bounds every count by the bytes left before it
-// allocates (so a corrupt object costs at most its own size in memory),
-// every block's row group and rows by the row groups, and every range by
-// the data size; it never panics.
+// position is its id in the data file. Decode checks the magic, version,
+// token length and checksum first, refuses a bodySize over 64 times the
+// compressed bytes, then bounds every count by the bytes left before it
+// allocates (so a corrupt object costs at most 64 times its own size in
+// memory), every block's row group and rows by the row groups, and every
+// range by the data size; it never panics.
 //
 // # Sizes
 //
 // Measured on 64 MiB of format/loggen lines (240 streams over a day,
-// 1 MiB row groups), counting the index GET: BitsPerToken 10 makes the
-// index 9.3% of the data file (the filters dominate: loggen lines carry
-// many unique ids and numbers); a needle trace id query reads 9.7% of the
-// file in 2 requests (index 9.3%, data 0.4%), one stream's hour 11% in 2
-// (index included). BitsPerToken 6 shrinks the index to 5.9% but the
-// false positives raise the needle read to 26% in 8 requests, so 10 is the
-// default. Decode runs at about 900 MB/s.
+// 1 MiB row groups), counting the index GET, means over 10 needle trace
+// ids (BenchmarkNeedle, BenchmarkNeedleConfigs):
+//
+//	index   tokens            bits  index/file  needle read/file  requests
+//	v1      all >= 2 bytes    10     9.3%        9.7% (1 needle)  2
+//	v2      ids >= 8 bytes    10     3.4%        8.6%             3.9
+//	v2      ids >= 16 bytes   10     2.8%        7.5%             3.6
+//	v2      ids >= 20 bytes   12     2.0%        4.7%             2.7
+//	v2      ids >= 20 bytes   14     2.2%        4.4%             2.3
+//	v2+zstd ids >= 20 bytes   14     1.7%        3.9%             2.3
+//
+// A false positive costs a whole row group read (1.4-2.2% of the file:
+// the Reader's unit is the column chunk), so a filter's false positive
+// rate matters more than its size: at 10 bits (1%) the 283 blocks gave
+// 2.6 false row groups a needle. The remaining needle cost is the
+// row group the id is in: reading it alone is 1.4-2.2% of the file, so the
+// 2% goal needs a finer read unit (pages cut at block boundaries, read by
+// page) rather than a smaller index. Decode runs at about 600 MB/s.
 //
 // # Check
 //

@@ -10,8 +10,9 @@ import (
 // block's token hashes (datafile.EachToken). The zero Filter is "no
 // filter": it may contain anything.
 type Filter struct {
-	k    uint8  // probes per token; 0 means no filter
-	bits []byte // m = 8*len(bits) bits
+	k      uint8  // probes per token; 0 means no filter
+	minLen uint8  // tokens shorter than this are not held (datafile.TokenLen)
+	bits   []byte // m = 8*len(bits) bits
 }
 
 // maxProbes bounds k.
@@ -19,11 +20,17 @@ const maxProbes = 16
 
 // NewFilter builds a filter over sorted distinct token hashes with about
 // bitsPerToken bits each. An empty hash set gives a filter that holds
-// nothing. bitsPerToken 10 gives about 1% false positives.
+// nothing. bitsPerToken 10 gives about 1% false positives. The filter
+// requires every id-like token of a literal (datafile.LiteralTokens);
+// Build sets the shortest one it requires (Config.MinTokenLen).
 func NewFilter(hashes []uint64, bitsPerToken int) Filter {
 	bitsPerToken = max(bitsPerToken, 1)
 	k := uint8(min(maxProbes, max(1, int(math.Round(float64(bitsPerToken)*math.Ln2)))))
-	n := (len(hashes)*bitsPerToken + 7) / 8
+	n := 0
+	if len(hashes) > 0 {
+		// At least minFilterBytes: a filter of a few bits degenerates.
+		n = max(minFilterBytes, (len(hashes)*bitsPerToken+7)/8)
+	}
 	f := Filter{k: k, bits: make([]byte, n)}
 	for _, h := range hashes {
 		f.add(h)
@@ -31,15 +38,19 @@ func NewFilter(hashes []uint64, bitsPerToken int) Filter {
 	return f
 }
 
-// probes calls fn with the k bit positions of h: a = h, d = h>>33 | 1,
-// positions (a + i*d) mod m for i in [0, k).
+// minFilterBytes is the smallest non-empty filter.
+const minFilterBytes = 8
+
+// add sets the k bit positions of h, by enhanced double hashing: a = h,
+// d = h>>33 | 1; for i in [0, k): position a mod m, then a += d, d += i.
 func (f Filter) add(h uint64) {
 	m := uint64(len(f.bits)) * 8
 	a, d := h, h>>33|1
-	for range f.k {
+	for i := range uint64(f.k) {
 		bit := a % m
 		f.bits[bit/8] |= 1 << (bit % 8)
 		a += d
+		d += i
 	}
 }
 
@@ -49,12 +60,13 @@ func (f Filter) has(h uint64) bool {
 		return false
 	}
 	a, d := h, h>>33|1
-	for range f.k {
+	for i := range uint64(f.k) {
 		bit := a % m
 		if f.bits[bit/8]&(1<<(bit%8)) == 0 {
 			return false
 		}
 		a += d
+		d += i
 	}
 	return true
 }
@@ -78,7 +90,7 @@ func (f Filter) mayContainHashes(hs []uint64) bool {
 		return true
 	}
 	for _, h := range hs {
-		if !f.has(h) {
+		if datafile.TokenLen(h) >= int(f.minLen) && !f.has(h) {
 			return false
 		}
 	}

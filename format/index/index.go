@@ -13,10 +13,20 @@ type Config struct {
 	// BitsPerToken sizes the token filters: about 10 gives 1% false
 	// positives, 0 builds no filters.
 	BitsPerToken int `yaml:"bits_per_token"`
+	// MinTokenLen is the shortest id-like token (datafile.EachToken) the
+	// filters hold; shorter ones neither enter a filter nor are required
+	// of a literal. Values below datafile.MinTokenLen mean
+	// datafile.MinTokenLen, above 63 mean 63.
+	MinTokenLen int `yaml:"min_token_len"`
 }
 
 // DefaultConfig returns the measured default (see the package doc).
-func DefaultConfig() Config { return Config{BitsPerToken: 10} }
+func DefaultConfig() Config { return Config{BitsPerToken: 14, MinTokenLen: 20} }
+
+// minTokenLen is c.MinTokenLen within [datafile.MinTokenLen, 63].
+func (c Config) minTokenLen() uint8 {
+	return uint8(min(63, max(datafile.MinTokenLen, c.MinTokenLen)))
+}
 
 // Index describes one data file. It is immutable once built or decoded
 // and safe for concurrent reads.
@@ -28,6 +38,8 @@ type Index struct {
 	MaxTime   int64
 	RowGroups []datafile.RowGroupInfo
 	Streams   []Stream // sorted by labels; the position is the stream id
+	// MinTokenLen is the shortest token the filters hold (Config).
+	MinTokenLen int
 }
 
 // Stream is one stream of the data file.
@@ -63,6 +75,9 @@ func Build(s datafile.Summary, cfg Config) *Index {
 		RowGroups: slices.Clone(s.RowGroups),
 		Streams:   make([]Stream, len(s.Streams)),
 	}
+	minLen := cfg.minTokenLen()
+	ix.MinTokenLen = int(minLen)
+	var toks []uint64
 	for i, st := range s.Streams {
 		out := &ix.Streams[i]
 		*out = Stream{Labels: st.Labels, Rows: st.Rows, LineBytes: st.LineBytes, MinTime: st.MinTime, MaxTime: st.MaxTime}
@@ -70,7 +85,14 @@ func Build(s datafile.Summary, cfg Config) *Index {
 		for j, b := range st.Blocks {
 			out.Blocks[j] = Block{RowGroup: b.RowGroup, FirstRow: b.FirstRow, Rows: b.Rows, MinTime: b.MinTime, MaxTime: b.MaxTime, LineBytes: b.LineBytes}
 			if cfg.BitsPerToken > 0 && b.Tokens != nil {
-				out.Blocks[j].Filter = NewFilter(b.Tokens, cfg.BitsPerToken)
+				toks = toks[:0]
+				for _, h := range b.Tokens {
+					if datafile.TokenLen(h) >= int(minLen) {
+						toks = append(toks, h)
+					}
+				}
+				out.Blocks[j].Filter = NewFilter(toks, cfg.BitsPerToken)
+				out.Blocks[j].Filter.minLen = minLen
 			}
 		}
 	}
@@ -125,7 +147,13 @@ func (ix *Index) Select(q Query) Plan {
 	overlaps := func(lo, hi int64) bool { return hi >= from && (through == 0 || lo < through) }
 	var toks [][]uint64
 	for _, l := range q.Literals {
-		toks = append(toks, datafile.LiteralTokens(l))
+		hs := datafile.LiteralTokens(l)
+		if ix.MinTokenLen > datafile.MinTokenLen {
+			hs = slices.DeleteFunc(hs, func(h uint64) bool { return datafile.TokenLen(h) < ix.MinTokenLen })
+		}
+		if len(hs) > 0 {
+			toks = append(toks, hs)
+		}
 	}
 	rgs := map[int]bool{}
 	for id := range ix.Streams {

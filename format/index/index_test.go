@@ -156,7 +156,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestMayContain(t *testing.T) {
-	line := `ts=2026-11-25 level=error msg="transaction failed" trace_id=4bf92f3577b34da6a3ce929d0e0e4736 user=Zoë`
+	line := `ts=2026-11-25 level=error msg="transaction failed" trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span=00f067aa0ba902b7 pod=api-7d9f8b6c4x user=Zoë`
 	var hs []uint64
 	datafile.EachToken([]byte(line), func(h uint64) { hs = append(hs, h) })
 	slices.Sort(hs)
@@ -169,13 +169,20 @@ func TestMayContain(t *testing.T) {
 		{"ansaction fai", true}, // partial words at both edges
 		{"trace_id=4bf92f3577b34da6a3ce929d0e0e4736 ", true},
 		{"=4bf92f3577b34da6a3ce929d0e0e4736 ", true},
-		{"TRANSACTION FAILED", true},               // the filter is case-insensitive
-		{"4bf92f3577b34da6a3ce929d0e0e4737", true}, // a bare word has no complete token
+		{"=4BF92F3577B34DA6A3CE929D0E0E4736 ", true}, // the filter is case-insensitive
+		{"4bf92f3577b34da6a3ce929d0e0e4737", true},   // a bare word has no complete token
 		{"", true},
 		{" user=Zoë", true},
 		{"=4bf92f3577b34da6a3ce929d0e0e4737 ", false},
-		{"msg=\"transaction succeeded\"", false},
-		{" warn ", false},
+		{"span=00f067aa0ba902b7 ", true},
+		{"span=00f067aa0ba902b8 ", false},
+		{"-7d9f8b6c4x ", true},
+		{"-7d9f8b6c4y ", false},
+		// Words, numbers and short ids are not indexed: they never prune.
+		{"msg=\"transaction succeeded\"", true},
+		{" warn ", true},
+		{"=2027-01-01 ", true},
+		{" ab12cd ", true},
 	}
 	for _, c := range cases {
 		if got := f.MayContain(c.literal); got != c.want {
@@ -183,6 +190,70 @@ func TestMayContain(t *testing.T) {
 		}
 		if !(Filter{}).MayContain(c.literal) {
 			t.Errorf("the zero Filter rejected %q", c.literal)
+		}
+	}
+}
+
+// TestMinTokenLen checks that an index built with a minimum token length
+// neither holds nor requires shorter tokens, and keeps it through Encode.
+func TestMinTokenLen(t *testing.T) {
+	ls := labels.FromStrings("app", "a")
+	lines := []string{
+		"span=00f067aa0ba902b7 trace=4bf92f3577b34da6a3ce929d0e0e4736 pod=api-7d9f8b6c4x",
+	}
+	var buf bytes.Buffer
+	w := datafile.NewWriter(&buf, datafile.DefaultConfig())
+	for i, l := range lines {
+		if err := w.Append(ls, int64(i+1), l, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		literal string
+		min8    bool // MayContain with MinTokenLen 8
+		min16   bool
+		min20   bool
+	}{
+		{"-7d9f8b6c4x ", true, true, true},
+		{"-7d9f8b6c4y ", false, true, true},
+		{"=00f067aa0ba902b8 ", false, false, true},
+		{"=4bf92f3577b34da6a3ce929d0e0e4737 ", false, false, false},
+		{"=4bf92f3577b34da6a3ce929d0e0e4736 ", true, true, true},
+	}
+	for _, minLen := range []int{0, 8, 16, 20} {
+		ix := Build(s, Config{BitsPerToken: 20, MinTokenLen: minLen})
+		dec, err := Decode(ix.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := max(minLen, 8); dec.MinTokenLen != want {
+			t.Errorf("MinTokenLen %d: decoded %d, want %d", minLen, dec.MinTokenLen, want)
+		}
+		for _, c := range cases {
+			want := map[int]bool{0: c.min8, 8: c.min8, 16: c.min16, 20: c.min20}[minLen]
+			if got := dec.Streams[0].Blocks[0].Filter.MayContain(c.literal); got != want {
+				t.Errorf("MinTokenLen %d: MayContain(%q) = %v, want %v", minLen, c.literal, got, want)
+			}
+			p := dec.Select(Query{Literals: []string{c.literal}})
+			if got := len(p.Blocks) == 1; got != want {
+				t.Errorf("MinTokenLen %d: Select(%q) kept %d blocks, want %v", minLen, c.literal, len(p.Blocks), want)
+			}
+		}
+		if err := Check(context.Background(), dec, bytes.NewReader(buf.Bytes()), int64(buf.Len())); err != nil {
+			t.Errorf("MinTokenLen %d: %v", minLen, err)
+		}
+	}
+	bad := Build(s, DefaultConfig()).Encode()
+	for _, minLen := range []byte{0, 7, 64, 255} {
+		b := slices.Clone(bad[:len(bad)-4])
+		b[len(Magic)+1] = minLen
+		b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+		if _, err := Decode(b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("min token length %d: Decode error %v, want ErrCorrupt", minLen, err)
 		}
 	}
 }
@@ -289,4 +360,39 @@ func FuzzDecode(f *testing.F) {
 		}
 		_ = ix.Select(Query{Literals: []string{" x y "}})
 	})
+}
+
+// TestFilterFalsePositives measures the false positive rate: about 1% at
+// 10 bits per token, 0.1% at 14.
+func TestFilterFalsePositives(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	hs := make([]uint64, 20000)
+	for i := range hs {
+		hs[i] = rng.Uint64()
+	}
+	slices.Sort(hs)
+	for _, c := range []struct {
+		bits   int
+		lo, hi float64
+	}{{10, 0.004, 0.015}, {14, 0.0003, 0.003}} {
+		f := NewFilter(hs, c.bits)
+		for _, h := range hs {
+			if !f.has(h) {
+				t.Fatalf("filter misses %#x", h)
+			}
+		}
+		fp := 0
+		const probes = 400000
+		for range probes {
+			if f.has(rng.Uint64()) {
+				fp++
+			}
+		}
+		if rate := float64(fp) / probes; rate < c.lo || rate > c.hi {
+			t.Errorf("%d bits per token: false positive rate %.4f, want %.4f to %.4f", c.bits, rate, c.lo, c.hi)
+		}
+	}
+	if one := NewFilter(hs[:1], 10); one.Size() != minFilterBytes {
+		t.Errorf("a one-token filter has %d bytes, want %d", one.Size(), minFilterBytes)
+	}
 }
