@@ -28,6 +28,10 @@ type Request struct {
 	Tenant tenant.ID `json:"tenant"`
 	// Day is the UTC day of the shard, YYYY-MM-DD. The querier reads only
 	// entries with ShardFrom <= ts < ShardThrough, which lie in Day.
+	// An empty Day on a KindQuery asks for a whole query: one that the
+	// engine cannot split runs over every day of [ShardFrom, ShardThrough)
+	// (at most MaxWholeDays), and Partial holds the final result as a Loki
+	// JSON body in the categorize-labels shape instead of a partial.
 	Day          string `json:"day"`
 	ShardFrom    int64  `json:"shard_from"`
 	ShardThrough int64  `json:"shard_through"`

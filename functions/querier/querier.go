@@ -164,6 +164,9 @@ func (q *Querier) stats(bs *bucket.Stats, c *counters, dur time.Duration) Stats 
 }
 
 func (q *Querier) query(ctx context.Context, req Request, bs *bucket.Stats, c *counters) (Response, error) {
+	if req.Kind == KindQuery && req.Day == "" {
+		return q.whole(ctx, req, bs, c)
+	}
 	d, err := q.newDay(req, bs, c)
 	if err != nil {
 		return Response{}, err
