@@ -74,4 +74,3 @@ func (m multiDay) Select(ctx context.Context, req engine.SelectRequest) iter.Seq
 		}
 	}
 }
-
