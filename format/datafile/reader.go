@@ -54,6 +54,7 @@ type Reader struct {
 	tail    []byte
 	streams []labels.Labels
 	rgs     []rowGroupMeta
+	zstd    zstdPool
 }
 
 type rowGroupMeta struct {
@@ -62,6 +63,7 @@ type rowGroupMeta struct {
 	maxStream        int32
 	minTime, maxTime int64
 	cols             [NumColumns]Range
+	codecs           [NumColumns]format.CompressionCodec
 }
 
 // Open reads the footer of the data file of size bytes in r (or takes it
@@ -158,6 +160,7 @@ func (rd *Reader) check() error {
 				return fmt.Errorf("%w: row group %d column %d: bytes [%d, %d) of %d, %d values", ErrCorrupt, i, j, r.Off, r.End(), dataEnd, cm.NumValues)
 			}
 			m.cols[j] = r
+			m.codecs[j] = cm.Codec
 		}
 		m.minStream, m.maxStream = 0, int32(min(len(streams), math.MaxInt32))-1
 		if st := rg.Columns[colStream].MetaData.Statistics; len(st.MinValue) == 4 && len(st.MaxValue) == 4 {
@@ -304,13 +307,11 @@ type decoder struct {
 	mem     memReaderAt
 
 	// decoded columns of the current row group
-	stream  []int32
-	ts      []int64
-	lines   []byte
-	lineOff []uint32
-	mds     []byte
-	mdOff   []uint32
-	md      labels.Labels
+	stream []int32
+	ts     []int64
+	lines  byteArrays
+	mds    byteArrays
+	md     labels.Labels
 }
 
 func (d *decoder) init(rd *Reader, sel Selection) {
@@ -422,19 +423,31 @@ func (d *decoder) decodeRowGroup(i int) (err error) {
 	rows := d.rd.rgs[p.rg].rows
 	chunks := rg.ColumnChunks()
 	d.stream, d.ts = d.stream[:0], d.ts[:0]
-	d.lines, d.lineOff = d.lines[:0], append(d.lineOff[:0], 0)
-	d.mds, d.mdOff = d.mds[:0], append(d.mdOff[:0], 0)
+	d.lines.reset()
+	d.mds.reset()
 	for c := range NumColumns {
 		if !d.cols[c] {
+			continue
+		}
+		f := d.fetches[p.fetch[c]]
+		r := d.rd.rgs[p.rg].cols[c]
+		chunk := f.buf[r.Off-f.Off : r.End()-f.Off]
+		switch c {
+		case colLine, colMetadata:
+			out := &d.lines
+			if c == colMetadata {
+				out = &d.mds
+			}
+			if err := decodeByteArrayChunk(out, chunk, rows, d.rd.rgs[p.rg].codecs[c], &d.rd.zstd); err != nil {
+				return fmt.Errorf("column %s: %w", columnNames[c], err)
+			}
 			continue
 		}
 		cc, ok := chunks[c].(*parquet.FileColumnChunk)
 		if !ok {
 			return fmt.Errorf("BUG: column chunk of type %T", chunks[c])
 		}
-		f := d.fetches[p.fetch[c]]
-		r := d.rd.rgs[p.rg].cols[c]
-		if err := checkPages(f.buf[r.Off-f.Off:r.End()-f.Off], rows); err != nil {
+		if err := checkPages(chunk, rows); err != nil {
 			return fmt.Errorf("column %s: %w", columnNames[c], err)
 		}
 		if err := d.decodeColumn(cc, c, rows); err != nil {
@@ -474,12 +487,8 @@ func (d *decoder) decodeColumn(cc *parquet.FileColumnChunk, c int, rows int64) e
 			d.stream = append(d.stream, vals.Int32()...)
 		case colTS:
 			d.ts = append(d.ts, vals.Int64()...)
-		case colLine:
-			data, offs := vals.ByteArray()
-			d.lines, d.lineOff, err = appendByteArrays(d.lines, d.lineOff, data, offs)
-		case colMetadata:
-			data, offs := vals.ByteArray()
-			d.mds, d.mdOff, err = appendByteArrays(d.mds, d.mdOff, data, offs)
+		default:
+			err = fmt.Errorf("BUG: column %d decoded by the Parquet library", c)
 		}
 		parquet.Release(page)
 		if err != nil {
@@ -495,37 +504,11 @@ func (d *decoder) decodeColumn(cc *parquet.FileColumnChunk, c int, rows int64) e
 		n = int64(len(d.stream))
 	case colTS:
 		n = int64(len(d.ts))
-	case colLine:
-		n = int64(len(d.lineOff) - 1)
-	case colMetadata:
-		n = int64(len(d.mdOff) - 1)
 	}
 	if n != rows {
 		return fmt.Errorf("%w: decoded %d values, want %d", ErrCorrupt, n, rows)
 	}
 	return nil
-}
-
-// appendByteArrays appends a page's values (data and n+1 offsets) to a
-// flat buffer with running offsets.
-func appendByteArrays(buf []byte, offs []uint32, data []byte, offsets []uint32) ([]byte, []uint32, error) {
-	if len(offsets) == 0 {
-		return buf, offs, nil
-	}
-	base := uint32(len(buf)) - offsets[0]
-	if int64(len(buf))+int64(len(data)) > math.MaxUint32 {
-		return buf, offs, fmt.Errorf("%w: row group column over 4 GiB", ErrCorrupt)
-	}
-	prev := offsets[0]
-	for _, o := range offsets[1:] {
-		if o < prev || int(o) > len(data) {
-			return buf, offs, fmt.Errorf("%w: bad byte array offsets", ErrCorrupt)
-		}
-		prev = o
-		offs = append(offs, o+base)
-	}
-	buf = append(buf, data[offsets[0]:prev]...)
-	return buf, offs, nil
 }
 
 func (d *decoder) emit(i int, yield func(Entry, error) bool) bool {
@@ -551,11 +534,11 @@ func (d *decoder) emit(i int, yield func(Entry, error) bool) bool {
 		}
 		e.Stream, e.Timestamp = uint32(s), ts
 		if wantLine {
-			e.Line = d.lines[d.lineOff[r]:d.lineOff[r+1]:d.lineOff[r+1]]
+			e.Line = d.lines.value(r)
 		}
 		if wantMD {
 			var err error
-			d.md, err = DecodeMetadata(d.md[:0], d.mds[d.mdOff[r]:d.mdOff[r+1]])
+			d.md, err = DecodeMetadata(d.md[:0], d.mds.value(r))
 			if err != nil {
 				yield(Entry{}, fmt.Errorf("read row group %d row %d: %w: %v", p.rg, r, ErrCorrupt, err))
 				return false

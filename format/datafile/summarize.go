@@ -52,7 +52,7 @@ func (rd *Reader) Summarize(ctx context.Context) (Summary, error) {
 				cur.Blocks = append(cur.Blocks, BlockSummary{RowGroup: p.rg, FirstRow: int64(r), MinTime: ts})
 				blk = &cur.Blocks[len(cur.Blocks)-1]
 			}
-			line := d.lines[d.lineOff[r]:d.lineOff[r+1]]
+			line := d.lines.value(r)
 			EachToken(line, toks.add)
 			blk.Rows++
 			blk.MaxTime = ts
