@@ -241,13 +241,11 @@ func (c *Client) drop(reason, tenant string, b *batch, status int, msg string) {
 // min_period doubled per attempt up to max_period, drawn uniformly from
 // the upper half of that.
 func Backoff(cfg BackoffConfig, attempt int, rng *rand.Rand) time.Duration {
-	d := cfg.MaxPeriod
-	if attempt-1 < 40 {
-		d = min(cfg.MinPeriod<<(attempt-1), cfg.MaxPeriod)
-		if d <= 0 { // overflow
-			d = cfg.MaxPeriod
-		}
+	d := cfg.MinPeriod
+	for i := 1; i < attempt && d < cfg.MaxPeriod; i++ {
+		d *= 2
 	}
+	d = min(d, cfg.MaxPeriod)
 	half := d / 2
 	if half <= 0 {
 		return d

@@ -338,6 +338,8 @@ func TestResumeAfterRestart(t *testing.T) {
 	stop := runClient(t, c)
 	appendEntries(t, w, "t", `{app="x"}`, 0, 300, 10)
 	waitFor(t, "first part", func() bool { return rc.unique() >= 300 })
+	// Stopping before the 2xx is processed would resend (at-least-once).
+	waitFor(t, "first part acknowledged", func() bool { return testutil.ToFloat64(c.m.sentEntries.WithLabelValues(c.name)) >= 300 })
 	stop()
 	appendEntries(t, w, "t", `{app="x"}`, 300, 300, 10)
 	if err := w.Close(); err != nil {
