@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/kubemate/kmlog/agent/wal"
 	"github.com/kubemate/kmlog/format/push"
 )
 
@@ -32,7 +33,13 @@ func BenchmarkShip(b *testing.B) {
 	cfg := testClientConfig(srv.URL)
 	cfg.BatchSize = 1 << 20
 	cfg.BatchWait = 5 * time.Millisecond // the last partial batch of an op waits this long
-	w := openWAL(b, b.TempDir(), cfg.ClientName())
+	wcfg := wal.DefaultConfig() // 16 MiB segments
+	wcfg.Dir = b.TempDir()
+	wcfg.Sync = wal.SyncInterval
+	w, err := wal.Open(wcfg, []string{cfg.ClientName()}, wal.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer w.Close()
 	c, err := New(cfg, w, Options{})
 	if err != nil {
