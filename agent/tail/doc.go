@@ -22,6 +22,11 @@
 //     Tailer reads it again from 0. (Lines written between the copy and the
 //     truncation are lost by copytruncate itself; no reader can see them.)
 //
+// Limits of polling: a file rotated twice before the Tailer saw the first
+// rotation (within one poll interval) is skipped, and a copytruncate
+// followed by writes past the old offset within one poll interval looks
+// like growth. Kubelet rotates at most every 10 s, far above both.
+//
 // A partial last line (no newline yet) is held until its newline arrives.
 // When the file it belongs to is rotated away or truncated, the held bytes
 // are emitted as a line of their own, since nothing will complete them.
