@@ -33,7 +33,7 @@ func BenchmarkShip(b *testing.B) {
 	cfg := testClientConfig(srv.URL)
 	cfg.BatchSize = 1 << 20
 	cfg.BatchWait = 5 * time.Millisecond // the last partial batch of an op waits this long
-	wcfg := wal.DefaultConfig() // 16 MiB segments
+	wcfg := wal.DefaultConfig()          // 16 MiB segments
 	wcfg.Dir = b.TempDir()
 	wcfg.Sync = wal.SyncInterval
 	w, err := wal.Open(wcfg, []string{cfg.ClientName()}, wal.Options{})
