@@ -15,10 +15,11 @@ import (
 
 	"github.com/kubemate/kmlog/format/bucket/s3"
 	"github.com/kubemate/kmlog/format/tenant"
+	"github.com/kubemate/kmlog/functions/frontend"
+	"github.com/kubemate/kmlog/functions/querier"
 	"github.com/kubemate/kmlog/ingestgw/distributor"
 	"github.com/kubemate/kmlog/ingestgw/gateway"
 	"github.com/kubemate/kmlog/ingestgw/ingester"
-	"github.com/kubemate/kmlog/ingestgw/limits"
 )
 
 // Config is the server config file. Every field has a default, so an empty
@@ -32,7 +33,9 @@ type Config struct {
 	Distributor   distributor.Config `yaml:"distributor"`
 	Ingester      IngesterConfig     `yaml:"ingester"`
 	Ring          RingConfig         `yaml:"ring"`
-	Limits        limits.Limits      `yaml:"limits_config"`
+	Querier       querier.Config     `yaml:"querier"`
+	Frontend      FrontendConfig     `yaml:"frontend"`
+	Limits        LimitsConfig       `yaml:"limits_config"`
 	RuntimeConfig RuntimeConfig      `yaml:"runtime_config"`
 	Demo          DemoConfig         `yaml:"demo"`
 }
@@ -60,6 +63,17 @@ type IngesterConfig struct {
 	ingester.Config `yaml:",inline"`
 	// MaxRecvMsgSize caps a push body on the ingester's internal endpoint.
 	MaxRecvMsgSize int64 `yaml:"max_recv_msg_size"`
+}
+
+// FrontendConfig is the query frontend. Its per-tenant limits come from
+// limits_config and the overrides file.
+type FrontendConfig struct {
+	CacheSizeBytes   int64         `yaml:"cache_size_bytes"`
+	TailPollInterval time.Duration `yaml:"tail_poll_interval"`
+	TailMaxDuration  time.Duration `yaml:"tail_max_duration"`
+	// QuerierURL is where target frontend sends shards (a querier's
+	// Knative Service or function URL).
+	QuerierURL string `yaml:"querier_url"`
 }
 
 // RingConfig says where the ingesters are: a static list of host:port, or
@@ -93,14 +107,21 @@ func DefaultConfig() Config {
 		Distributor:   distributor.DefaultConfig(),
 		Ingester:      ing,
 		Ring:          RingConfig{Refresh: 15 * time.Second},
-		Limits:        limits.Default(),
+		Querier:       querier.DefaultConfig(),
+		Frontend:      defaultFrontendConfig(),
+		Limits:        DefaultLimitsConfig(),
 		RuntimeConfig: RuntimeConfig{Period: 10 * time.Second},
 		Demo:          DemoConfig{Tenant: string(tenant.Fake), Rate: 20, Backfill: 3 * time.Hour},
 	}
 }
 
+func defaultFrontendConfig() FrontendConfig {
+	d := frontend.DefaultConfig()
+	return FrontendConfig{CacheSizeBytes: d.CacheSize, TailPollInterval: d.TailPollInterval, TailMaxDuration: d.TailMaxDuration}
+}
+
 // targets are the roles kmlog can run.
-var targets = []string{"all", "gateway", "ingester"}
+var targets = []string{"all", "gateway", "ingester", "querier", "frontend"}
 
 // Validate reports the first invalid field, naming it.
 func (c Config) Validate() error {
@@ -158,6 +179,12 @@ func (c Config) Validate() error {
 		if c.Demo.Backfill < 0 || c.Demo.Backfill > 7*24*time.Hour {
 			return fmt.Errorf("demo.backfill %s: want 0 to 168h", c.Demo.Backfill)
 		}
+	}
+	if err := c.Querier.Validate(); err != nil {
+		return fmt.Errorf("querier: %w", err)
+	}
+	if c.Target == "frontend" && c.Frontend.QuerierURL == "" {
+		return errors.New("frontend.querier_url: target frontend needs a querier URL")
 	}
 	if c.Target == "gateway" && len(c.Ring.Members) == 0 && c.Ring.SRV == "" {
 		return errors.New("ring: target gateway needs ring.members or ring.srv")

@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("kmlog", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configFile := fs.String("config.file", "", "YAML config file; ${VAR} and ${VAR:-default} are expanded from the environment")
-	target := fs.String("target", "", "role to run: all, gateway or ingester (overrides the config's target)")
+	target := fs.String("target", "", "role to run: all, gateway, ingester, querier or frontend (overrides the config's target)")
 	listen := fs.String("server.http-listen-address", "", "override server.http_listen_address (host:port)")
 	logLevel := fs.String("log.level", "", "override log.level (debug, info, warn, error)")
 	demo := fs.Bool("demo", false, "feed the all-in-one process generated demo logs (demo.enabled)")
@@ -87,6 +87,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runGateway(ctx, cfg, logger)
 	case "ingester":
 		return runIngester(ctx, cfg, logger)
+	case "querier":
+		return runQuerier(ctx, cfg, logger)
+	case "frontend":
+		return runFrontend(ctx, cfg, logger)
 	}
 	panic("BUG: Validate let target " + cfg.Target + " through")
 }

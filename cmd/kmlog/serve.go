@@ -16,13 +16,17 @@ import (
 
 	"github.com/kubemate/kmlog/format/bucket"
 	"github.com/kubemate/kmlog/format/bucket/s3"
+	"github.com/kubemate/kmlog/format/labels"
 	"github.com/kubemate/kmlog/format/push"
 	"github.com/kubemate/kmlog/format/tenant"
+	"github.com/kubemate/kmlog/functions/frontend"
+	"github.com/kubemate/kmlog/functions/querier"
 	"github.com/kubemate/kmlog/ingestgw/distributor"
 	"github.com/kubemate/kmlog/ingestgw/gateway"
 	"github.com/kubemate/kmlog/ingestgw/ingester"
 	"github.com/kubemate/kmlog/ingestgw/limits"
 	"github.com/kubemate/kmlog/ingestgw/ring"
+	"github.com/kubemate/kmlog/logql/syntax"
 )
 
 // server is what every target shares: registry, readiness and the HTTP
@@ -154,27 +158,67 @@ func (s *server) run(ctx context.Context, h http.Handler) error {
 	return errors.Join(errs...)
 }
 
-// runAll runs gateway, distributor and one ingester in this process.
+// common opens what most targets share: the bucket and the per-tenant
+// limits (with their reload loop).
+func (s *server) common(ctx context.Context) (bucket.Bucket, *tenantLimits, error) {
+	bkt, err := openBucket(ctx, s.cfg.Storage, s.logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	tl, err := newTenantLimits(s.cfg.Limits, s.cfg.RuntimeConfig.File, s.logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	go tl.run(ctx, s.cfg.RuntimeConfig.Period)
+	return bkt, tl, nil
+}
+
+// newQuerier builds the querier function over bkt and recent data.
+func (s *server) newQuerier(bkt bucket.Bucket, recent querier.Recent) *querier.Querier {
+	return querier.New(s.cfg.Querier, bkt, recent, s.logger, s.reg)
+}
+
+// newFrontend builds the query frontend function; the bucket holds its
+// second cache tier.
+func (s *server) newFrontend(inv frontend.Invoker, bkt bucket.Bucket, tl *tenantLimits) (*frontend.Frontend, error) {
+	fc := frontend.DefaultConfig()
+	fc.Limits = s.cfg.Limits.Query
+	fc.Overrides = tl.Query
+	fc.CacheSize = s.cfg.Frontend.CacheSizeBytes
+	fc.TailPollInterval = s.cfg.Frontend.TailPollInterval
+	fc.TailMaxDuration = s.cfg.Frontend.TailMaxDuration
+	bi := readBuildInfo()
+	fc.BuildInfo = frontend.BuildInfo{Version: bi.Version, Revision: bi.Revision, Branch: bi.Branch, BuildDate: bi.BuildDate, GoVersion: bi.GoVersion}
+	fe, err := frontend.New(fc, inv, bkt, s.logger, s.reg)
+	if err != nil {
+		return nil, err
+	}
+	s.onStop(func(context.Context) error { fe.Close(); return nil })
+	return fe, nil
+}
+
+// runAll runs every role in this process: gateway, distributor, one
+// ingester, the query frontend and the querier.
 func runAll(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	s := newServer(cfg, logger)
-	bkt, err := openBucket(ctx, cfg.Storage, logger)
+	bkt, tl, err := s.common(ctx)
 	if err != nil {
 		return err
 	}
-	lim, err := limits.NewOverrides(cfg.Limits, cfg.RuntimeConfig.File, logger)
-	if err != nil {
-		return err
-	}
-	go lim.Run(ctx, cfg.RuntimeConfig.Period)
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
 	s.onStop(func(context.Context) error { cancelRun(); return nil })
-	ing, err := s.startIngester(runCtx, bkt, lim, nil)
+	ing, err := s.startIngester(runCtx, bkt, tl.ingest, nil)
 	if err != nil {
 		return err
 	}
 	r := ring.New([]string{"local"})
-	dist, err := distributor.New(cfg.Distributor, lim, r, inProcess{"local": ing}, logger, s.reg)
+	dist, err := distributor.New(cfg.Distributor, tl.ingest, r, inProcess{"local": ing}, logger, s.reg)
+	if err != nil {
+		return err
+	}
+	q := s.newQuerier(bkt, localRecent{ing})
+	fe, err := s.newFrontend(frontend.InvokerFunc(q.Query), bkt, tl)
 	if err != nil {
 		return err
 	}
@@ -184,63 +228,150 @@ func runAll(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		go func() { defer close(done); runDemo(demoCtx, cfg.Demo, dist, logger) }()
 		s.onStop(func(context.Context) error { stopDemo(); <-done; return nil })
 	}
-	return s.run(ctx, s.gatewayHandler(dist, map[string]http.Handler{
+	return s.run(ctx, s.gatewayHandler(dist, fe.Handler(), map[string]http.Handler{
 		"POST " + ingester.FlushPath: ing.Handler(cfg.Ingester.MaxRecvMsgSize),
 	}))
 }
 
 // runGateway runs the gateway and distributor against remote ingesters.
+// In a split deployment queries reach the frontend by their own route (a
+// Knative Service or function URL); here the query paths answer 404.
 func runGateway(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	s := newServer(cfg, logger)
-	lim, err := limits.NewOverrides(cfg.Limits, cfg.RuntimeConfig.File, logger)
+	tl, err := newTenantLimits(cfg.Limits, cfg.RuntimeConfig.File, logger)
 	if err != nil {
 		return err
 	}
-	go lim.Run(ctx, cfg.RuntimeConfig.Period)
+	go tl.run(ctx, cfg.RuntimeConfig.Period)
 	r := ring.New(cfg.Ring.Members)
 	if cfg.Ring.SRV != "" {
 		go ring.WatchSRV(ctx, r, net.DefaultResolver, cfg.Ring.SRV, cfg.Ring.Refresh, logger)
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}
-	dist, err := distributor.New(cfg.Distributor, lim, r, &distributor.HTTPClients{Client: client}, logger, s.reg)
+	dist, err := distributor.New(cfg.Distributor, tl.ingest, r, &distributor.HTTPClients{Client: client}, logger, s.reg)
 	if err != nil {
 		return err
 	}
 	s.ready = append(s.ready, func() bool { return len(r.Members()) > 0 })
-	return s.run(ctx, s.gatewayHandler(dist, nil))
+	return s.run(ctx, s.gatewayHandler(dist, nil, nil))
 }
 
 // runIngester runs one ingester with its internal HTTP API.
 func runIngester(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	s := newServer(cfg, logger)
-	bkt, err := openBucket(ctx, cfg.Storage, logger)
+	bkt, tl, err := s.common(ctx)
 	if err != nil {
 		return err
 	}
-	lim, err := limits.NewOverrides(cfg.Limits, cfg.RuntimeConfig.File, logger)
-	if err != nil {
-		return err
-	}
-	go lim.Run(ctx, cfg.RuntimeConfig.Period)
 	ringSize := func() int { return max(1, len(cfg.Ring.Members)) }
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
 	s.onStop(func(context.Context) error { cancelRun(); return nil })
-	ing, err := s.startIngester(runCtx, bkt, lim, ringSize)
+	ing, err := s.startIngester(runCtx, bkt, tl.ingest, ringSize)
 	if err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ingester/", ing.Handler(cfg.Ingester.MaxRecvMsgSize))
 	mux.Handle("POST "+ingester.FlushPath, ing.Handler(cfg.Ingester.MaxRecvMsgSize))
-	mux.Handle("GET /ready", s.readyHandler())
-	mux.Handle("GET /metrics", s.metricsHandler())
+	s.handleOps(mux)
 	return s.run(ctx, mux)
 }
 
-// gatewayHandler puts the gateway in front of the distributor (and, as
-// later work adds it, the query frontend). extra routes bypass the gateway.
-func (s *server) gatewayHandler(dist *distributor.Distributor, extra map[string]http.Handler) http.Handler {
+// runQuerier runs the querier function as a long-lived HTTP service
+// (POST a JSON querier.Request to /). Recent data comes from the
+// ingesters in ring.members.
+func runQuerier(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	s := newServer(cfg, logger)
+	bkt, _, err := s.common(ctx)
+	if err != nil {
+		return err
+	}
+	var recent querier.Recent
+	if urls := ingesterURLs(ctx, cfg.Ring, logger); len(urls) > 0 {
+		recent = querier.NewHTTPRecent(urls, nil, logger)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /", s.newQuerier(bkt, recent))
+	s.handleOps(mux)
+	return s.run(ctx, mux)
+}
+
+// runFrontend runs the query frontend, sending shards to
+// frontend.querier_url.
+func runFrontend(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	s := newServer(cfg, logger)
+	bkt, tl, err := s.common(ctx)
+	if err != nil {
+		return err
+	}
+	inv := &frontend.HTTPInvoker{URL: cfg.Frontend.QuerierURL, Client: &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second},
+	}}
+	fe, err := s.newFrontend(inv, bkt, tl)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	s.handleOps(mux)
+	mux.Handle("/", fe.Handler())
+	return s.run(ctx, mux)
+}
+
+// handleOps adds /ready and /metrics.
+func (s *server) handleOps(mux *http.ServeMux) {
+	mux.Handle("GET /ready", s.readyHandler())
+	mux.Handle("GET /metrics", s.metricsHandler())
+}
+
+// ingesterURLs are the base URLs of the ingesters: ring.members, or the
+// SRV records of ring.srv resolved once.
+func ingesterURLs(ctx context.Context, rc RingConfig, logger *slog.Logger) []string {
+	members := rc.Members
+	if rc.SRV != "" {
+		m, err := ring.DiscoverSRV(ctx, net.DefaultResolver, rc.SRV)
+		if err != nil {
+			logger.Warn("resolve ingesters; querying the bucket only", "srv", rc.SRV, "err", err)
+		}
+		members = append(members, m...)
+	}
+	urls := make([]string, len(members))
+	for i, m := range members {
+		urls[i] = "http://" + m
+	}
+	return urls
+}
+
+// localRecent serves the querier's recent-data requests from the
+// in-process ingester (querier.Recent and querier.RecentSeries).
+type localRecent struct{ ing *ingester.Ingester }
+
+func (l localRecent) RecentQuery(ctx context.Context, t tenant.ID, selector string, from, through int64, limit int, backward bool) (*push.Request, error) {
+	sel, err := syntax.ParseLogSelector(selector)
+	if err != nil {
+		return nil, err
+	}
+	return l.ing.Query(ctx, t, ingester.Query{
+		Matchers: sel.Matchers, Contains: syntax.LineFilterLiterals(sel),
+		From: from, Through: through, Limit: limit, Backward: backward,
+	})
+}
+
+func (l localRecent) RecentSeries(ctx context.Context, t tenant.ID, matchers string, from, through int64) (*push.Request, error) {
+	var ms []*labels.Matcher
+	if matchers != "" {
+		var err error
+		if ms, err = syntax.ParseMatchers(matchers); err != nil {
+			return nil, err
+		}
+	}
+	return l.ing.Series(ctx, t, ms, from, through)
+}
+
+// gatewayHandler puts the gateway in front of the distributor and the
+// query frontend (nil: the query paths answer 404). extra routes bypass
+// the gateway.
+func (s *server) gatewayHandler(dist *distributor.Distributor, query http.Handler, extra map[string]http.Handler) http.Handler {
 	var auth *gateway.Authenticator
 	if s.cfg.Gateway.Auth.Enabled {
 		var err error
@@ -249,8 +380,6 @@ func (s *server) gatewayHandler(dist *distributor.Distributor, extra map[string]
 			panic("BUG: authenticator config passed Validate: " + err.Error())
 		}
 	}
-	query := http.NewServeMux()
-	query.HandleFunc("GET /loki/api/v1/status/buildinfo", buildInfoHandler)
 	gw := gateway.Handler(s.cfg.Gateway, auth, gateway.Routes{
 		Push:    dist,
 		Query:   query,

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -142,6 +143,10 @@ func (f *fakeIngester) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := r.URL.Query()
+	if v.Get("series") != "" {
+		f.serveSeries(w, v)
+		return
+	}
 	sel, err := syntax.ParseLogSelector(v.Get("query"))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -181,6 +186,34 @@ func (f *fakeIngester) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s := &req.Streams[len(req.Streams)-1]
 		s.Entries = append(s.Entries, push.Entry{Timestamp: e.ts, Line: e.line, Metadata: e.md})
+	}
+	w.Header().Set("Content-Type", push.ContentTypeProto)
+	_, _ = w.Write(push.EncodeProto(req))
+}
+
+// serveSeries answers series=1 as the ingester does: the label sets of
+// the streams matching the (possibly empty) matchers with entries in the
+// range, without entries.
+func (f *fakeIngester) serveSeries(w http.ResponseWriter, v url.Values) {
+	var ms []*labels.Matcher
+	if q := v.Get("query"); q != "" {
+		var err error
+		if ms, err = syntax.ParseMatchers(q); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
+	from, _ := strconv.ParseInt(v.Get("start"), 10, 64)
+	through, _ := strconv.ParseInt(v.Get("end"), 10, 64)
+	req := &push.Request{}
+	seen := map[string]bool{}
+	for _, e := range f.es {
+		k := e.ls.String()
+		if e.ts < from || e.ts >= through || seen[k] || !labels.MatchLabels(e.ls, ms...) {
+			continue
+		}
+		seen[k] = true
+		req.Streams = append(req.Streams, push.Stream{Labels: k})
 	}
 	w.Header().Set("Content-Type", push.ContentTypeProto)
 	_, _ = w.Write(push.EncodeProto(req))

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/kubemate/kmlog/format/labels"
+	"github.com/kubemate/kmlog/format/push"
 	"github.com/kubemate/kmlog/logql/syntax"
 )
 
@@ -32,9 +33,9 @@ func (d *day) overlaps(lo, hi int64) bool { return hi >= d.from && lo < d.throug
 
 // streams returns the distinct label sets of the day's streams that match
 // ms and have entries in the shard, from the index and, when the request
-// asks for recent data and has a selector, from the ingesters. The
-// ingesters' endpoint needs a selector, so a request without matchers
-// sees only the bucket.
+// asks for recent data, from the ingesters: through RecentSeries when the
+// Recent has it, otherwise through RecentQuery, which needs a selector,
+// so that a request without matchers then sees only the bucket.
 func (d *day) streams(ctx context.Context, ms []*labels.Matcher) ([]labels.Labels, error) {
 	if err := d.load(ctx); err != nil {
 		return nil, err
@@ -64,10 +65,21 @@ func (d *day) streams(ctx context.Context, ms []*labels.Matcher) ([]labels.Label
 			}
 		}
 	}
-	if d.recent && d.q.recent != nil && slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return !m.MatchesEmpty() }) {
+	rs, hasSeries := d.q.recent.(RecentSeries)
+	if d.recent && d.q.recent != nil && (hasSeries || slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return !m.MatchesEmpty() })) {
 		rctx, cancel := context.WithTimeout(ctx, d.q.cfg.RecentTimeout)
 		defer cancel()
-		ans, err := d.q.recent.RecentQuery(rctx, d.t, selectorText(ms, nil), d.from, d.through, 0, false)
+		var ans *push.Request
+		var err error
+		if hasSeries {
+			sel := ""
+			if len(ms) > 0 {
+				sel = selectorText(ms, nil)
+			}
+			ans, err = rs.RecentSeries(rctx, d.t, sel, d.from, d.through)
+		} else {
+			ans, err = d.q.recent.RecentQuery(rctx, d.t, selectorText(ms, nil), d.from, d.through, 0, false)
+		}
 		if pe, ok := errors.AsType[*PartialError](err); ok && ans != nil {
 			d.c.ingesterFailures.Add(int64(pe.Failed))
 			d.q.logger.Warn("ingesters failed, answer complete from replicas", "tenant", string(d.t), "failed", pe.Failed, "total", pe.Total, "err", pe.Err)
@@ -75,7 +87,7 @@ func (d *day) streams(ctx context.Context, ms []*labels.Matcher) ([]labels.Label
 			return nil, fmt.Errorf("query ingesters: %w", err)
 		}
 		for _, s := range ans.Streams {
-			if len(s.Entries) == 0 {
+			if len(s.Entries) == 0 && !hasSeries {
 				continue
 			}
 			d.c.ingesterEntries.Add(int64(len(s.Entries)))

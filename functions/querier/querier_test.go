@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kubemate/kmlog/format/bucket"
+	"github.com/kubemate/kmlog/format/labels"
 	"github.com/kubemate/kmlog/format/loggen"
 	"github.com/kubemate/kmlog/functions/querier"
 	"github.com/kubemate/kmlog/logql/engine"
@@ -277,6 +278,17 @@ func TestMeta(t *testing.T) {
 	ctx := t.Context()
 	base := querier.Request{Tenant: tid, Day: testDay().String(), ShardFrom: testDay().StartNano(), ShardThrough: testDay().EndNano()}
 
+	storedStreams, allStreams := map[string]bool{}, map[string]bool{}
+	for _, e := range s.storage {
+		storedStreams[e.ls.String()] = true
+	}
+	for _, e := range s.all {
+		allStreams[e.ls.String()] = true
+	}
+	if len(allStreams) == len(storedStreams) {
+		t.Fatal("every stream is in the bucket: the recent-only cases prove nothing")
+	}
+
 	// What the bucket holds, and with the ingesters what exists at all.
 	for _, recent := range []bool{false, true} {
 		want := s.storage
@@ -307,6 +319,24 @@ func TestMeta(t *testing.T) {
 		if diff := cmp.Diff(sortedSet(names), got.Values); diff != "" {
 			t.Errorf("labels (recent %v):\n%s", recent, diff)
 		}
+
+		// Without a selector: every stream, the ingesters' included.
+		all := map[string]bool{}
+		for _, e := range want {
+			all[e.ls.String()] = true
+		}
+		r.Query, r.Kind = "", querier.KindSeries
+		if got, err = q.Query(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		gotAll := map[string]bool{}
+		for _, m := range got.Series {
+			gotAll[labels.FromMap(m).String()] = true
+		}
+		if diff := cmp.Diff(sortedSet(all), sortedSet(gotAll)); diff != "" {
+			t.Errorf("series without a selector (recent %v):\n%s", recent, diff)
+		}
+		r.Query, r.Kind = sel, querier.KindLabels
 
 		r.Kind, r.Name = querier.KindLabelValues, "app"
 		if got, err = q.Query(ctx, r); err != nil {

@@ -36,6 +36,15 @@ type Recent interface {
 	RecentQuery(ctx context.Context, t tenant.ID, selector string, from, through int64, limit int, backward bool) (*push.Request, error)
 }
 
+// RecentSeries is an optional capability of a Recent: the label sets of
+// the streams matching matchers (a selector's text; empty means every
+// stream) with entries in [from, through), as push streams without
+// entries. Label, label-value and series requests use it, so they need no
+// selector and move no lines. Failures are reported as by RecentQuery.
+type RecentSeries interface {
+	RecentSeries(ctx context.Context, t tenant.ID, matchers string, from, through int64) (*push.Request, error)
+}
+
 // PartialError reports ingesters that failed while the rest answered for
 // every stream. It comes with a usable answer.
 type PartialError struct {
@@ -86,6 +95,33 @@ func NewHTTPRecent(urls []string, client *http.Client, logger *slog.Logger) *HTT
 
 // RecentQuery implements Recent.
 func (h *HTTPRecent) RecentQuery(ctx context.Context, t tenant.ID, selector string, from, through int64, limit int, backward bool) (*push.Request, error) {
+	v := url.Values{}
+	v.Set("query", selector)
+	v.Set("start", strconv.FormatInt(from, 10))
+	v.Set("end", strconv.FormatInt(through, 10))
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
+	}
+	if backward {
+		v.Set("direction", "backward")
+	} else {
+		v.Set("direction", "forward")
+	}
+	return h.askAll(ctx, t, v)
+}
+
+// RecentSeries implements RecentSeries with the endpoint's series=1 form.
+func (h *HTTPRecent) RecentSeries(ctx context.Context, t tenant.ID, matchers string, from, through int64) (*push.Request, error) {
+	v := url.Values{}
+	v.Set("series", "1")
+	v.Set("query", matchers)
+	v.Set("start", strconv.FormatInt(from, 10))
+	v.Set("end", strconv.FormatInt(through, 10))
+	return h.askAll(ctx, t, v)
+}
+
+// askAll asks every ingester in parallel and joins the answers.
+func (h *HTTPRecent) askAll(ctx context.Context, t tenant.ID, v url.Values) (*push.Request, error) {
 	if len(h.URLs) == 0 {
 		return &push.Request{}, nil
 	}
@@ -94,7 +130,7 @@ func (h *HTTPRecent) RecentQuery(ctx context.Context, t tenant.ID, selector stri
 	var wg sync.WaitGroup
 	for i, base := range h.URLs {
 		wg.Go(func() {
-			answers[i], errs[i] = h.ask(ctx, base, t, selector, from, through, limit, backward)
+			answers[i], errs[i] = h.ask(ctx, base, t, v)
 		})
 	}
 	wg.Wait()
@@ -122,19 +158,7 @@ func (h *HTTPRecent) RecentQuery(ctx context.Context, t tenant.ID, selector stri
 	return out, &PartialError{Failed: len(failed), Total: len(h.URLs), Err: errors.Join(failed...)}
 }
 
-func (h *HTTPRecent) ask(ctx context.Context, base string, t tenant.ID, selector string, from, through int64, limit int, backward bool) (*push.Request, error) {
-	v := url.Values{}
-	v.Set("query", selector)
-	v.Set("start", strconv.FormatInt(from, 10))
-	v.Set("end", strconv.FormatInt(through, 10))
-	if limit > 0 {
-		v.Set("limit", strconv.Itoa(limit))
-	}
-	if backward {
-		v.Set("direction", "backward")
-	} else {
-		v.Set("direction", "forward")
-	}
+func (h *HTTPRecent) ask(ctx context.Context, base string, t tenant.ID, v url.Values) (*push.Request, error) {
 	u := strings.TrimSuffix(base, "/") + IngesterQueryPath + "?" + v.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {

@@ -103,7 +103,7 @@ func setup(t testing.TB, n int, lim limits.Limits) (*Distributor, clients) {
 		cs[name] = &store{}
 		names = append(names, name)
 	}
-	ov, err := limits.NewOverrides(lim, "", slog.New(slog.DiscardHandler))
+	ov, err := limits.NewOverrides(lim)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kubemate/kmlog/format/labels"
 	"github.com/kubemate/kmlog/format/push"
 	"github.com/kubemate/kmlog/format/tenant"
 	"github.com/kubemate/kmlog/logql/syntax"
@@ -16,7 +17,7 @@ import (
 // Paths of the ingester's internal HTTP API.
 const (
 	PushPath  = "/ingester/push"  // POST: a push from the distributor
-	QueryPath = "/ingester/query" // GET: recent entries for a log selector
+	QueryPath = "/ingester/query" // GET: recent entries for a log selector; with series=1, stream label sets
 	FlushPath = "/flush"          // POST: flush every head now (as Loki's /flush)
 )
 
@@ -56,13 +57,21 @@ func (ing *Ingester) Handler(maxBody int64) http.Handler {
 			http.Error(w, "no org id: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		q, err := ParseQueryParams(r)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
+		var res *push.Request
+		if r.URL.Query().Get("series") != "" {
+			res, err = ing.seriesFromParams(r, t)
+		} else {
+			var q Query
+			if q, err = ParseQueryParams(r); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			res, err = ing.Query(r.Context(), t, q)
 		}
-		res, err := ing.Query(r.Context(), t, q)
-		if err != nil {
+		if se, ok := errors.AsType[*StatusError](err); ok {
+			http.Error(w, se.Msg, se.Code)
+			return
+		} else if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
@@ -79,6 +88,32 @@ func (ing *Ingester) Handler(maxBody int64) http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	return mux
+}
+
+// seriesFromParams answers ?series=1: the label sets of the streams that
+// match query (a selector; empty means every stream) in [start, end).
+func (ing *Ingester) seriesFromParams(r *http.Request, t tenant.ID) (*push.Request, error) {
+	v := r.URL.Query()
+	var ms []*labels.Matcher
+	if sel := v.Get("query"); sel != "" {
+		var err error
+		if ms, err = syntax.ParseMatchers(sel); err != nil {
+			return nil, &StatusError{Code: http.StatusBadRequest, Msg: err.Error()}
+		}
+	}
+	from, through := int64(0), int64(1<<63-1)
+	var err error
+	if s := v.Get("start"); s != "" {
+		if from, err = strconv.ParseInt(s, 10, 64); err != nil {
+			return nil, &StatusError{Code: http.StatusBadRequest, Msg: fmt.Sprintf("bad start %q: want Unix nanoseconds", s)}
+		}
+	}
+	if s := v.Get("end"); s != "" {
+		if through, err = strconv.ParseInt(s, 10, 64); err != nil {
+			return nil, &StatusError{Code: http.StatusBadRequest, Msg: fmt.Sprintf("bad end %q: want Unix nanoseconds", s)}
+		}
+	}
+	return ing.Series(r.Context(), t, ms, from, through)
 }
 
 // ParseQueryParams reads the recent-data query: query (a LogQL log

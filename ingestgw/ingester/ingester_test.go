@@ -56,7 +56,7 @@ func start(t *testing.T, cfg Config, bkt bucket.Bucket, walDir string, lim limit
 	if err != nil {
 		t.Fatal(err)
 	}
-	ov, err := limits.NewOverrides(lim, "", slog.New(slog.DiscardHandler))
+	ov, err := limits.NewOverrides(lim)
 	if err != nil {
 		t.Fatal(err)
 	}

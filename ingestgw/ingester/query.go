@@ -92,6 +92,51 @@ func (ing *Ingester) Query(ctx context.Context, t tenant.ID, q Query) (*push.Req
 	return res, nil
 }
 
+// Series returns the label sets of the streams matching ms (all streams
+// when ms is empty) with entries in [from, through), as streams without
+// entries, sorted by label text.
+func (ing *Ingester) Series(ctx context.Context, t tenant.ID, ms []*labels.Matcher, from, through int64) (*push.Request, error) {
+	ing.mu.Lock()
+	defer ing.mu.Unlock()
+	seen := map[string]bool{}
+	scan := func(h *head) error {
+		if h.tenant != t || h.day.EndNano() <= from || h.day.StartNano() >= through {
+			return nil
+		}
+		for key, s := range h.streams {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if seen[key] || !labels.MatchLabels(s.labels, ms...) {
+				continue
+			}
+			for _, e := range s.entries {
+				if e.ts >= from && e.ts < through {
+					seen[key] = true
+					break
+				}
+			}
+		}
+		return nil
+	}
+	for _, h := range ing.heads {
+		if err := scan(h); err != nil {
+			return nil, err
+		}
+	}
+	for _, h := range ing.flushing {
+		if err := scan(h); err != nil {
+			return nil, err
+		}
+	}
+	res := &push.Request{Streams: make([]push.Stream, 0, len(seen))}
+	for key := range seen {
+		res.Streams = append(res.Streams, push.Stream{Labels: key})
+	}
+	slices.SortFunc(res.Streams, func(a, b push.Stream) int { return strings.Compare(a.Labels, b.Labels) })
+	return res, nil
+}
+
 func lineMatches(line string, q Query) bool {
 	for _, c := range q.Contains {
 		if !strings.Contains(line, c) {
