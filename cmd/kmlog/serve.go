@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,8 @@ import (
 	"github.com/kubemate/kmlog/format/push"
 	"github.com/kubemate/kmlog/format/tenant"
 	"github.com/kubemate/kmlog/functions/frontend"
+	"github.com/kubemate/kmlog/functions/knative"
+	"github.com/kubemate/kmlog/functions/lambda"
 	"github.com/kubemate/kmlog/functions/querier"
 	"github.com/kubemate/kmlog/ingestgw/distributor"
 	"github.com/kubemate/kmlog/ingestgw/gateway"
@@ -119,9 +122,37 @@ func (l localIngester) Push(ctx context.Context, t tenant.ID, req *push.Request)
 	return l.ing.Push(ctx, t, req)
 }
 
+// runtimeOf says how this process is run: as an AWS Lambda function, as a
+// Knative Service, or as a plain server.
+func runtimeOf() string {
+	switch {
+	case lambda.Detect(os.Getenv):
+		return "lambda"
+	case knative.Detect(os.Getenv):
+		return "knative"
+	}
+	return "server"
+}
+
 // run is the common tail of every target: serve until ctx ends, then stop
-// everything in reverse order.
+// everything in reverse order. On Lambda the handler answers invocations
+// (the runtime owns the process from then on); on Knative it is served
+// with the runtime contract: $PORT, health endpoints, SIGTERM draining.
 func (s *server) run(ctx context.Context, h http.Handler) error {
+	switch runtimeOf() {
+	case "lambda":
+		s.logger.Info("kmlog started", "version", version, "target", s.cfg.Target, "runtime", "lambda")
+		lambda.Start(ctx, lambda.HTTPHandler(h))
+		return nil
+	case "knative":
+		kcfg, err := knative.ConfigFromEnv(os.Environ())
+		if err != nil {
+			return fmt.Errorf("knative: %w", err)
+		}
+		s.logger.Info("kmlog started", "version", version, "target", s.cfg.Target, "runtime", "knative", "http", kcfg.ListenAddress)
+		err = knative.Run(ctx, knative.FromHandler(h), kcfg, s.logger)
+		return errors.Join(err, s.stopAll())
+	}
 	ln, err := net.Listen("tcp", s.cfg.Server.HTTPListenAddress)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -148,13 +179,7 @@ func (s *server) run(ctx context.Context, h http.Handler) error {
 	} else {
 		errs = append(errs, fmt.Errorf("serve http: %w", runErr))
 	}
-	stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for i := len(s.stops) - 1; i >= 0; i-- {
-		if err := s.stops[i](stopCtx); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs = append(errs, s.stopAll())
 	return errors.Join(errs...)
 }
 
@@ -195,6 +220,19 @@ func (s *server) newFrontend(inv frontend.Invoker, bkt bucket.Bucket, tl *tenant
 	}
 	s.onStop(func(context.Context) error { fe.Close(); return nil })
 	return fe, nil
+}
+
+// stopAll stops the components in reverse order of start.
+func (s *server) stopAll() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var errs []error
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		if err := s.stops[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // runAll runs every role in this process: gateway, distributor, one
@@ -305,9 +343,16 @@ func runFrontend(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	inv := &frontend.HTTPInvoker{URL: cfg.Frontend.QuerierURL, Client: &http.Client{
-		Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second},
-	}}
+	var transport http.RoundTripper = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
+	if runtimeOf() == "lambda" {
+		// The querier's function URL takes IAM-signed requests only.
+		creds, err := lambda.CredentialsFromEnv(os.Getenv)
+		if err != nil {
+			return err
+		}
+		transport = &lambda.SigV4{Base: transport, Credentials: creds, Region: os.Getenv("AWS_REGION"), Service: "lambda"}
+	}
+	inv := &frontend.HTTPInvoker{URL: cfg.Frontend.QuerierURL, Client: &http.Client{Transport: transport}}
 	fe, err := s.newFrontend(inv, bkt, tl)
 	if err != nil {
 		return err

@@ -202,3 +202,54 @@ func TestAllInOneQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestKnativeQuerier runs the querier target under the Knative runtime
+// contract, as a Knative Service would start it: no flags, the target and
+// config from the environment, HTTP on $PORT, health endpoints.
+func TestKnativeQuerier(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "kmlog.yaml")
+	if err := os.WriteFile(cfgPath, []byte("storage:\n  dir: "+dir+"/objects\nlog:\n  level: warn\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	t.Setenv("K_SERVICE", "kmlog-querier")
+	t.Setenv("PORT", port)
+	t.Setenv("KMLOG_TARGET", "querier")
+	t.Setenv("KMLOG_CONFIG_FILE", cfgPath)
+	ctx, cancel := context.WithCancel(t.Context())
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, &out, &out) }()
+	base := "http://127.0.0.1:" + port
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/health/readiness")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("not ready: %v\n%s", err, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	day := time.Now().UTC().Format(time.DateOnly)
+	resp, err := http.Post(base+"/", "application/json", strings.NewReader(`{"kind":"labels","tenant":"fake","day":"`+day+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"stats"`) {
+		t.Fatalf("querier answer %s: %s", resp.Status, b)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+}
