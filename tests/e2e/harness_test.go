@@ -28,6 +28,10 @@ import (
 // kmlogBin is the binary TestMain built; every process of every test runs it.
 var kmlogBin string
 
+// raceBuild is set when the tests run with -race (race_test.go): kmlog is
+// then built with -race as well.
+var raceBuild bool
+
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
@@ -38,7 +42,11 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	kmlogBin = filepath.Join(dir, "kmlog")
-	build := exec.Command(goTool(), "build", "-o", kmlogBin, "github.com/kubemate/kmlog/cmd/kmlog")
+	args := []string{"build", "-o", kmlogBin}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	build := exec.Command(goTool(), append(args, "github.com/kubemate/kmlog/cmd/kmlog")...)
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: build kmlog: %v\n%s", err, out)
 		return 1
@@ -122,7 +130,10 @@ func NewProc(t testing.TB, name string) *Proc {
 		if p.Running() {
 			p.stop(syscall.SIGTERM, time.Minute)
 		}
-		if t.Failed() {
+		if b, err := os.ReadFile(p.logPath); err == nil && bytes.Contains(b, []byte("WARNING: DATA RACE")) {
+			t.Errorf("%s: the race detector reported a data race; see its log", p.Name)
+		}
+		if t.Failed() || os.Getenv("KMLOG_E2E_LOGS") != "" {
 			t.Logf("--- log of %s (%s), last 16 KiB ---\n%s", p.Name, p.logPath, p.LogTail(16<<10))
 		}
 	})
