@@ -287,3 +287,91 @@ func TestMetadataEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockPages checks that every block of a row group is a run of whole
+// pages in every column, and that reading one block fetches its pages and
+// nothing of the other blocks' (one request, no stream column).
+func TestBlockPages(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	es := randomEntries(rng, 3000, 3)
+	cfg := DefaultConfig()
+	cfg.RowGroupBytes = 1 << 30 // one row group of three blocks
+	cfg.BlockPageBytes = 0
+	data, sum := writeFile(t, es, cfg)
+	if len(sum.RowGroups) != 1 {
+		t.Fatalf("%d row groups, want 1", len(sum.RowGroups))
+	}
+	for id, st := range sum.Streams {
+		b := st.Blocks[0]
+		for c, r := range b.Columns {
+			chunk := sum.RowGroups[0].Columns[c]
+			if r.Len <= 0 || r.Off < chunk.Off || r.End() > chunk.End() {
+				t.Fatalf("stream %d column %d: block pages %+v outside chunk %+v", id, c, r, chunk)
+			}
+		}
+		cr := &countingReader{b: data}
+		rd, err := Open(context.Background(), cr, int64(len(data)), OpenOptions{Tail: sum.Tail})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := readAll(t, rd, Selection{Blocks: []Block{{RowGroup: 0, Stream: uint32(id)}}, Columns: ColLine})
+		if int64(len(got)) != st.Rows {
+			t.Fatalf("stream %d: read %d rows, want %d", id, len(got), st.Rows)
+		}
+		lo := min(b.Columns[colLine].Off, b.Columns[colTS].Off)
+		hi := max(b.Columns[colLine].End(), b.Columns[colTS].End())
+		if n := cr.bytes.Load(); n > hi-lo || n < b.Columns[colLine].Len+b.Columns[colTS].Len {
+			t.Errorf("stream %d: read %d bytes, want the block's line and ts pages (%d, %d bytes)", id, n, b.Columns[colLine].Len, b.Columns[colTS].Len)
+		}
+		// Summarize finds the same pages.
+		s, err := rd.Summarize(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Streams[id].Blocks[0].Columns != b.Columns {
+			t.Errorf("stream %d: Summarize gives pages %+v, the writer %+v", id, s.Streams[id].Blocks[0].Columns, b.Columns)
+		}
+	}
+	// A tail of the footer alone still opens (the page index is read).
+	rd, err := Open(context.Background(), &countingReader{b: data}, int64(len(data)), OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(rd.Tail()) != string(sum.Tail) {
+		t.Errorf("Open without a tail keeps %d tail bytes, the writer %d", len(rd.Tail()), len(sum.Tail))
+	}
+}
+
+// TestSharedPages checks reads of small blocks that share pages with
+// their neighbours (Config.BlockPageBytes): exactly the stream's rows,
+// from a few pages rather than the row group.
+func TestSharedPages(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	es := randomEntries(rng, 6000, 60)
+	cfg := DefaultConfig()
+	cfg.RowGroupBytes = 1 << 30
+	cfg.PageBytes = 64 << 10
+	cfg.BlockPageBytes = 16 << 10
+	data, sum := writeFile(t, es, cfg)
+	chunk := sum.RowGroups[0].Columns[colLine].Len
+	for _, id := range []int{0, 17, 59} {
+		var want []testEntry
+		for _, e := range es {
+			if labels.Equal(e.Labels, sum.Streams[id].Labels) {
+				want = append(want, testEntry{Labels: e.Labels, Timestamp: e.Timestamp, Line: e.Line})
+			}
+		}
+		cr := &countingReader{b: data}
+		rd, err := Open(context.Background(), cr, int64(len(data)), OpenOptions{Tail: sum.Tail})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := readAll(t, rd, Selection{Blocks: []Block{{RowGroup: 0, Stream: uint32(id)}}, Columns: ColLine})
+		if diff := cmp.Diff(want, got, cmpEntries); diff != "" {
+			t.Fatalf("stream %d (-want +got):\n%s", id, diff)
+		}
+		if n := cr.bytes.Load(); n > chunk/4 {
+			t.Errorf("stream %d of 60: read %d bytes of a %d-byte line chunk", id, n, chunk)
+		}
+	}
+}

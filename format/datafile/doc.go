@@ -35,7 +35,21 @@
 // Config.RowGroupBytes, or earlier at a stream boundary once it holds 3/4
 // of that, or at Config.MaxRows rows. A stream's rows inside one row group
 // form a block (BlockSummary): the unit of the index and its token
-// filters. Pages are cut at Config.PageBytes uncompressed.
+// filters. Pages are cut at Config.PageBytes uncompressed, and also, in
+// every column at once, where a block starts inside a row group once the
+// pages being filled hold Config.BlockPageBytes (64 KiB) of raw bytes, or
+// inside a block that shares its first pages with earlier ones once it
+// has that much of its own. So every block of at least BlockPageBytes is
+// a run of whole pages, and a small block shares its pages only with
+// neighbours that are small together. BlockSummary.Columns gives, per
+// column, the pages that cover a block's rows (in every column the same
+// rows), which the index keeps.
+//
+// Data pages are version 2 with no levels (the columns are required),
+// PLAIN for line and metadata, DELTA_BINARY_PACKED for stream and ts,
+// zstd. The writer puts the page index (Parquet's offset index for every
+// column chunk, and the column index, page min/max, of every column but
+// line and metadata) between the last column chunk and the footer.
 //
 // # Tokens
 //
@@ -57,18 +71,25 @@
 //
 // # Reading
 //
-// Open reads the footer with one suffix read of 64 KiB (two reads when
-// the footer is larger), or none when given the tail the index keeps
-// (Summary.Tail). Read plans from the footer: it keeps the row groups of
-// the selected blocks whose ts bounds overlap the time range, lists the
-// column chunks it needs (stream and ts always, line and metadata on
-// request), merges them in file order across holes of up to 256 KiB into
-// requests of up to 16 MiB, and issues one ReadAt per request, so each
-// ReadAt is one ranged GET. The Parquet library then decodes from memory.
-// Before it does, Read walks each chunk's page headers and checks every
-// size against the bytes present and the limits (MaxRowsPerRowGroup,
-// 64 MiB pages, MaxLineSize), so corrupt input never makes it allocate
-// much more than the input; library panics are recovered into ErrCorrupt.
+// Summary.Tail is everything after the last column chunk: the page index,
+// the Parquet footer, its length and the magic. Open reads it with one
+// suffix read of 64 KiB (one more when the tail is larger), or none when
+// given it (the index keeps a copy). Read plans from the tail: it keeps
+// the row groups whose ts bounds overlap the time range; for a selection
+// of blocks it finds, from the stream column's page bounds, the pages that
+// may hold each selected stream, widens them to the smallest run of rows
+// that starts and ends pages in every needed column (stream and ts
+// always, line and metadata on request), and merges overlapping runs; a
+// file without a page index is read by whole column chunks. It merges the
+// byte ranges in file order across holes of up to 32 KiB into requests of
+// up to 16 MiB, and issues one ReadAt per request, so each ReadAt is one
+// ranged GET. It decodes the pages itself (zstd with a pooled decoder of
+// concurrency 1, straight into one buffer per column, no copy of a line
+// after decompression), checking every header, size, count, encoding and
+// the decompressed size against the bytes present and the limits
+// (MaxRowsPerRowGroup, 64 MiB pages, at most 1024 times expansion), so
+// corrupt input never makes it allocate much more than the input; panics
+// of the Parquet footer or delta decoders are recovered into ErrCorrupt.
 //
 // # Measured choices
 //

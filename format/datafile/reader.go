@@ -13,7 +13,6 @@ import (
 
 	"github.com/kubemate/kmlog/format/labels"
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 )
 
@@ -24,7 +23,7 @@ const (
 	suffixRead = 64 << 10
 	// maxGap is the largest hole between two needed byte ranges that is
 	// read rather than paid for with another request.
-	maxGap = 256 << 10
+	maxGap = 32 << 10
 	// maxFetch bounds one coalesced read (a single larger chunk is read
 	// whole).
 	maxFetch = 16 << 20
@@ -64,6 +63,7 @@ type rowGroupMeta struct {
 	minTime, maxTime int64
 	cols             [NumColumns]Range
 	codecs           [NumColumns]format.CompressionCodec
+	pages            [NumColumns][]pageLoc // nil without a page index
 }
 
 // Open reads the footer of the data file of size bytes in r (or takes it
@@ -80,12 +80,16 @@ func Open(ctx context.Context, r io.ReaderAt, size int64, opts OpenOptions) (rd 
 		return nil, fmt.Errorf("open data file: %w: %d bytes", ErrCorrupt, size)
 	}
 	tail := opts.Tail
-	if len(tail) < 8 || int64(len(tail)) > size || int(binary.LittleEndian.Uint32(tail[len(tail)-8:]))+8 != len(tail) {
+	if len(tail) < 8 || int64(len(tail)) > size || string(tail[len(tail)-4:]) != "PAR1" ||
+		int64(binary.LittleEndian.Uint32(tail[len(tail)-8:]))+8 > int64(len(tail)) {
 		if tail, err = rd.readTail(); err != nil {
 			return nil, err
 		}
 	}
-	rd.tail = tail
+	// The footer first; the page index before it is added by
+	// loadPageIndex, from the rest of the tail when it is there.
+	footer := int64(binary.LittleEndian.Uint32(tail[len(tail)-8:])) + 8
+	rd.tail = tail[int64(len(tail))-footer:]
 	f, err := parquet.OpenFile(&tailReaderAt{r: &rd.r, off: size - int64(len(tail)), tail: tail}, size,
 		parquet.SkipMagicBytes(true),
 		parquet.SkipPageIndex(true),
@@ -100,7 +104,41 @@ func Open(ctx context.Context, r io.ReaderAt, size int64, opts OpenOptions) (rd 
 	if err := rd.check(); err != nil {
 		return nil, fmt.Errorf("open data file: %w", err)
 	}
+	rd.tail = tail
+	if err := rd.trimTail(); err != nil {
+		return nil, fmt.Errorf("open data file: %w", err)
+	}
+	if err := rd.loadPageIndex(); err != nil {
+		return nil, fmt.Errorf("open data file: %w", err)
+	}
 	return rd, nil
+}
+
+// trimTail drops the bytes of the tail before the page index (or the
+// footer, without one), so that the tail is the same however it was
+// read; loadPageIndex reads what is missing.
+func (rd *Reader) trimTail() error {
+	var dataEnd int64 = 4
+	for i := range rd.rgs {
+		for _, r := range rd.rgs[i].cols {
+			dataEnd = max(dataEnd, r.End())
+		}
+	}
+	footer := int64(binary.LittleEndian.Uint32(rd.tail[len(rd.tail)-8:])) + 8
+	start := rd.size - footer
+	for _, rg := range rd.file.Metadata().RowGroups {
+		for _, c := range rg.Columns {
+			for _, off := range []int64{c.OffsetIndexOffset, c.ColumnIndexOffset} {
+				if off >= dataEnd {
+					start = min(start, off)
+				}
+			}
+		}
+	}
+	tailStart := rd.size - int64(len(rd.tail))
+	start = max(start, tailStart)
+	rd.tail = rd.tail[start-tailStart:]
+	return nil
 }
 
 // readTail reads the footer with one suffix read, or two when it is larger.
@@ -118,7 +156,7 @@ func (rd *Reader) readTail() ([]byte, error) {
 		return nil, fmt.Errorf("open data file: %w: footer of %d bytes in a file of %d", ErrCorrupt, footer, rd.size)
 	}
 	if footer+8 <= n {
-		return buf[n-footer-8:], nil
+		return buf, nil
 	}
 	full := make([]byte, footer+8)
 	if _, err := rd.r.ReadAt(full[:footer+8-n], rd.size-footer-8); err != nil && !errors.Is(err, io.EOF) {
@@ -274,7 +312,7 @@ func (rd *Reader) Read(ctx context.Context, sel Selection) iter.Seq2[Entry, erro
 				yield(Entry{}, err)
 				return
 			}
-			if err := d.decodeRowGroup(i); err != nil {
+			if err := d.decodeUnit(i); err != nil {
 				yield(Entry{}, fmt.Errorf("read row group %d: %w", d.plan[i].rg, err))
 				return
 			}
@@ -285,12 +323,16 @@ func (rd *Reader) Read(ctx context.Context, sel Selection) iter.Seq2[Entry, erro
 	}
 }
 
-// plannedGroup is one row group to decode and the streams wanted there
-// (nil: all).
-type plannedGroup struct {
-	rg      int
-	streams []uint32
-	fetch   [NumColumns]int // index into decoder.fetches per needed column, -1 if not needed
+// unit is a run of rows of one row group to decode: a whole row group
+// (stream -1: the stream column is decoded, and streams lists the wanted
+// ones, nil for all), or one block whose pages hold exactly its rows.
+type unit struct {
+	rg          int
+	stream      int32
+	streams     []uint32
+	first, rows int64
+	ranges      [NumColumns]Range // bytes to decode per needed column
+	fetch       [NumColumns]int   // index into decoder.fetches, -1 if not needed
 }
 
 type fetch struct {
@@ -302,16 +344,16 @@ type decoder struct {
 	rd      *Reader
 	sel     Selection
 	cols    [NumColumns]bool
-	plan    []plannedGroup
+	plan    []unit
 	fetches []fetch
-	mem     memReaderAt
 
-	// decoded columns of the current row group
-	stream []int32
-	ts     []int64
-	lines  byteArrays
-	mds    byteArrays
-	md     labels.Labels
+	// decoded columns of the current unit
+	stream  []int32
+	ts      []int64
+	scratch []byte
+	lines   byteArrays
+	mds     byteArrays
+	md      labels.Labels
 }
 
 func (d *decoder) init(rd *Reader, sel Selection) {
@@ -327,10 +369,19 @@ func (d *decoder) init(rd *Reader, sel Selection) {
 		m := rd.rgs[rg]
 		return m.rows > 0 && m.maxTime >= d.sel.From && (sel.Through == 0 || m.minTime < sel.Through)
 	}
+	whole := func(rg int, streams []uint32) unit {
+		u := unit{rg: rg, stream: -1, streams: streams, rows: rd.rgs[rg].rows}
+		for c := range NumColumns {
+			if d.cols[c] {
+				u.ranges[c] = rd.rgs[rg].cols[c]
+			}
+		}
+		return u
+	}
 	if sel.Blocks == nil {
 		for i := range rd.rgs {
 			if keep(i) {
-				d.plan = append(d.plan, plannedGroup{rg: i})
+				d.plan = append(d.plan, whole(i, nil))
 			}
 		}
 	} else {
@@ -341,30 +392,78 @@ func (d *decoder) init(rd *Reader, sel Selection) {
 			}
 			return int(int64(a.Stream) - int64(b.Stream))
 		})
-		for _, b := range slices.Compact(blocks) {
-			if !keep(b.RowGroup) {
+		blocks = slices.Compact(blocks)
+		for len(blocks) > 0 {
+			rg := blocks[0].RowGroup
+			n := 1
+			for n < len(blocks) && blocks[n].RowGroup == rg {
+				n++
+			}
+			group := blocks[:n]
+			blocks = blocks[n:]
+			if !keep(rg) {
 				continue
 			}
-			if n := len(d.plan); n == 0 || d.plan[n-1].rg != b.RowGroup {
-				d.plan = append(d.plan, plannedGroup{rg: b.RowGroup, streams: []uint32{}})
+			// Read each block by the pages that cover its rows in every
+			// needed column (the stream column included: pages may hold
+			// rows of neighbouring small streams); overlapping runs are
+			// merged. Without a page index, read the whole row group.
+			var units []unit
+			exact := true
+			for _, b := range group {
+				first, end, found, ok := rd.streamSpan(rg, b.Stream)
+				if !found {
+					continue
+				}
+				var u unit
+				if ok {
+					first, end, u.ranges, ok = rd.cover(rg, d.cols, first, end)
+				}
+				if !ok {
+					exact = false
+					break
+				}
+				u.rg, u.stream, u.streams, u.first, u.rows = rg, -1, []uint32{b.Stream}, first, end-first
+				if n := len(units); n > 0 && units[n-1].first+units[n-1].rows > first {
+					// Overlaps the previous run (streams are sorted, so
+					// runs are too): merge them.
+					prev := &units[n-1]
+					end = max(end, prev.first+prev.rows)
+					var ranges [NumColumns]Range
+					first, end, ranges, ok = rd.cover(rg, d.cols, prev.first, end)
+					if !ok {
+						exact = false
+						break
+					}
+					prev.rows, prev.ranges = end-prev.first, ranges
+					prev.streams = append(prev.streams, b.Stream)
+					continue
+				}
+				units = append(units, u)
 			}
-			p := &d.plan[len(d.plan)-1]
-			p.streams = append(p.streams, b.Stream)
+			if !exact {
+				streams := make([]uint32, len(group))
+				for i, b := range group {
+					streams[i] = b.Stream
+				}
+				units = []unit{whole(rg, streams)}
+			}
+			d.plan = append(d.plan, units...)
 		}
 	}
-	// Coalesce the needed column chunks of all planned row groups into
-	// fetches: ranges in file order, merged across gaps up to maxGap while
-	// the result stays under maxFetch.
+	// Coalesce the needed byte ranges of all units into fetches: ranges
+	// in file order, merged across gaps up to maxGap while the result
+	// stays under maxFetch.
 	type need struct {
 		Range
-		plan, col int
+		unit, col int
 	}
 	var needs []need
-	for i, p := range d.plan {
+	for i, u := range d.plan {
 		for c := range NumColumns {
 			d.plan[i].fetch[c] = -1
 			if d.cols[c] {
-				needs = append(needs, need{rd.rgs[p.rg].cols[c], i, c})
+				needs = append(needs, need{u.ranges[c], i, c})
 			}
 		}
 	}
@@ -374,19 +473,16 @@ func (d *decoder) init(rd *Reader, sel Selection) {
 			f := &d.fetches[k]
 			if n.Off <= f.End()+maxGap && max(f.End(), n.End())-f.Off <= maxFetch {
 				f.Len = max(f.End(), n.End()) - f.Off
-				d.plan[n.plan].fetch[n.col] = k
+				d.plan[n.unit].fetch[n.col] = k
 				continue
 			}
 		}
 		d.fetches = append(d.fetches, fetch{Range: n.Range})
-		d.plan[n.plan].fetch[n.col] = len(d.fetches) - 1
+		d.plan[n.unit].fetch[n.col] = len(d.fetches) - 1
 	}
-	d.mem.fallback = &rd.r
 }
 
-// load makes sure fetch k is in memory, and drops fetches that no later
-// row group needs (fetches are used in increasing order, except that a
-// row group's columns may span several).
+// load makes sure fetch k is in memory.
 func (d *decoder) load(k int) error {
 	f := &d.fetches[k]
 	if f.buf != nil {
@@ -403,12 +499,15 @@ func (d *decoder) load(k int) error {
 	return nil
 }
 
-func (d *decoder) decodeRowGroup(i int) (err error) {
+// decodeUnit decodes unit i's columns, and drops the fetches that no
+// later unit needs (units use fetches in increasing order, except that a
+// unit's columns may span several).
+func (d *decoder) decodeUnit(i int) (err error) {
 	defer recoverCorrupt(&err)
-	p := &d.plan[i]
+	u := &d.plan[i]
 	lo := len(d.fetches)
 	for c := range NumColumns {
-		if k := p.fetch[c]; k >= 0 {
+		if k := u.fetch[c]; k >= 0 {
 			lo = min(lo, k)
 			if err := d.load(k); err != nil {
 				return err
@@ -418,43 +517,36 @@ func (d *decoder) decodeRowGroup(i int) (err error) {
 	for k := range lo {
 		d.fetches[k].buf = nil
 	}
-	d.mem.fetches = d.fetches
-	rg := d.rd.file.RowGroups()[p.rg]
-	rows := d.rd.rgs[p.rg].rows
-	chunks := rg.ColumnChunks()
+	m := &d.rd.rgs[u.rg]
 	d.stream, d.ts = d.stream[:0], d.ts[:0]
 	d.lines.reset()
 	d.mds.reset()
 	for c := range NumColumns {
-		if !d.cols[c] {
+		k := u.fetch[c]
+		if k < 0 {
 			continue
 		}
-		f := d.fetches[p.fetch[c]]
-		r := d.rd.rgs[p.rg].cols[c]
-		chunk := f.buf[r.Off-f.Off : r.End()-f.Off]
+		f := d.fetches[k]
+		r := u.ranges[c]
+		pages := f.buf[r.Off-f.Off : r.End()-f.Off]
 		switch c {
-		case colLine, colMetadata:
-			out := &d.lines
-			if c == colMetadata {
-				out = &d.mds
-			}
-			if err := decodeByteArrayChunk(out, chunk, rows, d.rd.rgs[p.rg].codecs[c], &d.rd.zstd); err != nil {
-				return fmt.Errorf("column %s: %w", columnNames[c], err)
-			}
-			continue
+		case colLine:
+			err = decodeByteArrayPages(&d.lines, pages, u.rows, m.codecs[c], &d.rd.zstd)
+		case colMetadata:
+			err = decodeByteArrayPages(&d.mds, pages, u.rows, m.codecs[c], &d.rd.zstd)
+		case colStream:
+			d.stream, d.scratch, err = decodeInt32Pages(d.stream, d.scratch, pages, u.rows, m.codecs[c], &d.rd.zstd)
+		case colTS:
+			d.ts, d.scratch, err = decodeInt64Pages(d.ts, d.scratch, pages, u.rows, m.codecs[c], &d.rd.zstd)
 		}
-		cc, ok := chunks[c].(*parquet.FileColumnChunk)
-		if !ok {
-			return fmt.Errorf("BUG: column chunk of type %T", chunks[c])
-		}
-		if err := checkPages(chunk, rows); err != nil {
-			return fmt.Errorf("column %s: %w", columnNames[c], err)
-		}
-		if err := d.decodeColumn(cc, c, rows); err != nil {
+		if err != nil {
 			return fmt.Errorf("column %s: %w", columnNames[c], err)
 		}
 	}
 	nstreams := int32(min(len(d.rd.streams), math.MaxInt32))
+	if u.stream >= nstreams {
+		return fmt.Errorf("%w: stream id %d of %d", ErrCorrupt, u.stream, nstreams)
+	}
 	for _, s := range d.stream {
 		if s < 0 || s >= nstreams {
 			return fmt.Errorf("%w: stream id %d of %d", ErrCorrupt, s, nstreams)
@@ -463,66 +555,27 @@ func (d *decoder) decodeRowGroup(i int) (err error) {
 	return nil
 }
 
-func (d *decoder) decodeColumn(cc *parquet.FileColumnChunk, c int, rows int64) error {
-	pages := cc.PagesFrom(&d.mem)
-	defer pages.Close()
-	var n int64
-	for {
-		page, err := pages.ReadPage()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		vals := page.Data()
-		k := page.NumValues()
-		n += k
-		if n > rows {
-			parquet.Release(page)
-			return fmt.Errorf("%w: more than %d values", ErrCorrupt, rows)
-		}
-		switch c {
-		case colStream:
-			d.stream = append(d.stream, vals.Int32()...)
-		case colTS:
-			d.ts = append(d.ts, vals.Int64()...)
-		default:
-			err = fmt.Errorf("BUG: column %d decoded by the Parquet library", c)
-		}
-		parquet.Release(page)
-		if err != nil {
-			return err
-		}
+// streamOf returns the stream of row r of the current unit.
+func (d *decoder) streamOf(u *unit, r int) int32 {
+	if u.stream >= 0 {
+		return u.stream
 	}
-	if n != rows {
-		return fmt.Errorf("%w: %d values, want %d", ErrCorrupt, n, rows)
-	}
-	// The typed slices must match too (a page may lie about its count).
-	switch c {
-	case colStream:
-		n = int64(len(d.stream))
-	case colTS:
-		n = int64(len(d.ts))
-	}
-	if n != rows {
-		return fmt.Errorf("%w: decoded %d values, want %d", ErrCorrupt, n, rows)
-	}
-	return nil
+	return d.stream[r]
 }
 
 func (d *decoder) emit(i int, yield func(Entry, error) bool) bool {
-	p := &d.plan[i]
+	u := &d.plan[i]
 	from, through := d.sel.From, d.sel.Through
 	wantLine, wantMD := d.cols[colLine], d.cols[colMetadata]
 	var e Entry
 	cur, ok := int32(-1), false
-	for r, s := range d.stream {
+	for r := range int(u.rows) {
+		s := d.streamOf(u, r)
 		if s != cur {
 			cur = s
-			ok = p.streams == nil
+			ok = u.streams == nil
 			if !ok {
-				_, ok = slices.BinarySearch(p.streams, uint32(s))
+				_, ok = slices.BinarySearch(u.streams, uint32(s))
 			}
 		}
 		if !ok {
@@ -540,7 +593,7 @@ func (d *decoder) emit(i int, yield func(Entry, error) bool) bool {
 			var err error
 			d.md, err = DecodeMetadata(d.md[:0], d.mds.value(r))
 			if err != nil {
-				yield(Entry{}, fmt.Errorf("read row group %d row %d: %w: %v", p.rg, r, ErrCorrupt, err))
+				yield(Entry{}, fmt.Errorf("read row group %d row %d: %w: %v", u.rg, u.first+int64(r), ErrCorrupt, err))
 				return false
 			}
 			e.Metadata = d.md
@@ -550,32 +603,6 @@ func (d *decoder) emit(i int, yield func(Entry, error) bool) bool {
 		}
 	}
 	return true
-}
-
-// checkPages walks the page headers of one column chunk before the
-// Parquet library sees it, so that sizes read from the file are bounded
-// by the bytes that are really there before anything is allocated.
-func checkPages(chunk []byte, rows int64) error {
-	var proto thrift.CompactProtocol
-	for len(chunk) > 0 {
-		rd := proto.NewReaderFromBytes(chunk)
-		var h format.PageHeader
-		if err := thrift.NewDecoder(rd).Decode(&h); err != nil {
-			return fmt.Errorf("%w: page header: %v", ErrCorrupt, err)
-		}
-		chunk = chunk[rd.BytesRead():]
-		c, u := int64(h.CompressedPageSize), int64(h.UncompressedPageSize)
-		if c < 0 || c > int64(len(chunk)) || u < 0 || u > maxPageSize {
-			return fmt.Errorf("%w: page of %d bytes (%d uncompressed) with %d left", ErrCorrupt, c, u, len(chunk))
-		}
-		if h.DataPageHeader.Valid && int64(h.DataPageHeader.V.NumValues) > rows ||
-			h.DataPageHeaderV2.Valid && int64(h.DataPageHeaderV2.V.NumValues) > rows ||
-			h.DictionaryPageHeader.Valid && int64(h.DictionaryPageHeader.V.NumValues) > rows {
-			return fmt.Errorf("%w: page with more values than the row group's %d rows", ErrCorrupt, rows)
-		}
-		chunk = chunk[c:]
-	}
-	return nil
 }
 
 // recoverCorrupt turns a panic of the Parquet library on bad input into
@@ -615,29 +642,4 @@ func (t *tailReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		return n, nil
 	}
 	return t.r.ReadAt(p, off)
-}
-
-// memReaderAt serves reads from the loaded fetches, and anything else from
-// the fallback (which the planner should make unnecessary).
-type memReaderAt struct {
-	fetches  []fetch
-	fallback io.ReaderAt
-}
-
-func (m *memReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	i, _ := slices.BinarySearchFunc(m.fetches, off, func(f fetch, off int64) int {
-		if f.End() <= off {
-			return -1
-		}
-		if f.Off > off {
-			return 1
-		}
-		return 0
-	})
-	if i < len(m.fetches) {
-		if f := m.fetches[i]; f.buf != nil && off >= f.Off && off+int64(len(p)) <= f.End() {
-			return copy(p, f.buf[off-f.Off:]), nil
-		}
-	}
-	return m.fallback.ReadAt(p, off)
 }

@@ -31,7 +31,7 @@ func (rd *Reader) Summarize(ctx context.Context) (Summary, error) {
 		if err := ctx.Err(); err != nil {
 			return Summary{}, err
 		}
-		if err := d.decodeRowGroup(i); err != nil {
+		if err := d.decodeUnit(i); err != nil {
 			return Summary{}, fmt.Errorf("summarize row group %d: %w", p.rg, err)
 		}
 		blk = nil
@@ -67,6 +67,10 @@ func (rd *Reader) Summarize(ctx context.Context) (Summary, error) {
 	}
 	for i := range s.Streams {
 		st := &s.Streams[i]
+		for j := range st.Blocks {
+			b := &st.Blocks[j]
+			b.Columns = rd.blockColumns(b.RowGroup, b.FirstRow, b.Rows)
+		}
 		if st.Rows == 0 {
 			return Summary{}, fmt.Errorf("summarize: %w: stream %d has no rows", ErrCorrupt, i)
 		}

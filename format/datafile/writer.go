@@ -1,6 +1,7 @@
 package datafile
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -22,6 +23,15 @@ type Config struct {
 	RowGroupBytes int `yaml:"row_group_bytes"`
 	// PageBytes is the uncompressed size at which a column page is cut.
 	PageBytes int `yaml:"page_bytes"`
+	// BlockPageBytes is the raw size after which pages are also cut where
+	// a stream's block starts or ends inside a row group, so that a read
+	// of one block fetches its pages only: a block starts new pages when
+	// the pages being filled hold at least this much, and a block that
+	// shares its first pages with earlier blocks starts new ones once it
+	// has this much of its own (at most PageBytes). 0 cuts at every
+	// block; smaller values make block reads tighter and compression worse
+	// (each page is compressed alone).
+	BlockPageBytes int `yaml:"block_page_bytes"`
 	// ZstdLevel is 1 (fastest) to 4 (best compression).
 	ZstdLevel int `yaml:"zstd_level"`
 	// MaxRows bounds the rows of a row group (at most MaxRowsPerRowGroup).
@@ -33,10 +43,11 @@ type Config struct {
 // DefaultConfig returns the measured defaults.
 func DefaultConfig() Config {
 	return Config{
-		RowGroupBytes: 1 << 20,
-		PageBytes:     1 << 20,
-		ZstdLevel:     1,
-		MaxRows:       1 << 20,
+		RowGroupBytes:  1 << 20,
+		PageBytes:      1 << 20,
+		BlockPageBytes: 64 << 10,
+		ZstdLevel:      1,
+		MaxRows:        1 << 20,
 	}
 }
 
@@ -47,6 +58,8 @@ func (c Config) Validate() error {
 		return errors.New("datafile config: row_group_bytes must be positive")
 	case c.PageBytes < 1024 || c.PageBytes > maxPageBytes:
 		return fmt.Errorf("datafile config: page_bytes must be 1024 to %d", maxPageBytes)
+	case c.BlockPageBytes < 0:
+		return errors.New("datafile config: block_page_bytes must not be negative")
 	case c.ZstdLevel < 1 || c.ZstdLevel > 4:
 		return errors.New("datafile config: zstd_level must be 1 to 4")
 	case c.MaxRows < 1 || c.MaxRows > MaxRowsPerRowGroup:
@@ -103,6 +116,10 @@ type BlockSummary struct {
 	// Tokens are the sorted, distinct token hashes of the block's lines
 	// (nil when Config.NoTokens).
 	Tokens []uint64
+	// Columns are the byte ranges of the block's pages, by column index:
+	// the pages that hold exactly its rows (a zero Range when they hold
+	// other rows too, then the whole column chunk is read).
+	Columns [NumColumns]Range
 }
 
 // Writer writes one data file. Entries must be appended in order: by
@@ -124,6 +141,10 @@ type Writer struct {
 	rg    int   // current row group
 	rgRow int64 // rows in the current row group
 	rgRaw int   // raw bytes in the current row group
+	// pages being filled (see Config.BlockPageBytes)
+	pageRaw    int  // raw bytes since the last cut of every column
+	blkPageRaw int  // of which the current block's
+	pageShared bool // the pages hold rows of an earlier block
 }
 
 const batchRows = 512
@@ -170,6 +191,18 @@ func (w *Writer) Append(ls labels.Labels, ts int64, line string, md labels.Label
 			}
 		}
 		w.endBlock()
+		if w.rgRow > 0 {
+			// A new block in the same row group starts new pages in every
+			// column once the pages hold enough (Config.BlockPageBytes).
+			if w.pageRaw >= min(w.cfg.BlockPageBytes, w.cfg.PageBytes) {
+				if err := w.cutPages(); err != nil {
+					return err
+				}
+			} else {
+				w.pageShared = true
+			}
+		}
+		w.blkPageRaw = 0
 		w.last = append(labels.Labels(nil), ls...)
 		w.sum.Streams = append(w.sum.Streams, StreamSummary{Labels: w.last, MinTime: ts, MaxTime: ts})
 		w.cur = &w.sum.Streams[len(w.sum.Streams)-1]
@@ -211,6 +244,12 @@ func (w *Writer) Append(ls labels.Labels, ts int64, line string, md labels.Label
 	w.sum.Rows++
 	w.rgRow++
 	w.rgRaw += raw
+	w.pageRaw += raw
+	w.blkPageRaw += raw
+	if w.pageShared && w.blkPageRaw >= min(w.cfg.BlockPageBytes, w.cfg.PageBytes) {
+		// The block has enough of its own: end the shared pages.
+		return w.cutPages()
+	}
 	if len(w.batch) == cap(w.batch) || len(w.arena) >= 1<<20 {
 		return w.flushBatch()
 	}
@@ -236,6 +275,20 @@ func (w *Writer) flushBatch() error {
 	return nil
 }
 
+func (w *Writer) cutPages() error {
+	if err := w.flushBatch(); err != nil {
+		return err
+	}
+	for i, cw := range w.pw.ColumnWriters() {
+		if err := cw.Flush(); err != nil {
+			w.err = fmt.Errorf("flush page of column %s: %w", columnNames[i], err)
+			return w.err
+		}
+	}
+	w.pageRaw, w.pageShared = 0, false
+	return nil
+}
+
 func (w *Writer) endBlock() {
 	if w.blk != nil && !w.cfg.NoTokens {
 		w.blk.Tokens = w.toks.take()
@@ -254,6 +307,7 @@ func (w *Writer) cutRowGroup() error {
 	}
 	w.rg++
 	w.rgRow, w.rgRaw = 0, 0
+	w.pageRaw, w.pageShared = 0, false
 	return nil
 }
 
@@ -303,15 +357,19 @@ func (w *Writer) Close() (Summary, error) {
 			s.MaxTime = max(s.MaxTime, st.MaxTime)
 		}
 	}
-	tail := w.out.captured
-	if len(tail) < 8 {
-		return Summary{}, fmt.Errorf("close parquet writer: %w: footer of %d bytes", ErrCorrupt, len(tail))
+	// The tail is what Close wrote: the page index and the footer. Reading
+	// it back checks it and gives each block's pages.
+	rd, err := Open(context.Background(), errReaderAt{}, s.Size, OpenOptions{Tail: w.out.captured})
+	if err != nil {
+		return Summary{}, fmt.Errorf("close parquet writer: %w", err)
 	}
-	footer := int(binary.LittleEndian.Uint32(tail[len(tail)-8:]))
-	if footer+8 > len(tail) {
-		return Summary{}, fmt.Errorf("close parquet writer: %w: footer of %d bytes", ErrCorrupt, footer)
+	s.Tail = rd.tail
+	for i := range s.Streams {
+		for j := range s.Streams[i].Blocks {
+			b := &s.Streams[i].Blocks[j]
+			b.Columns = rd.blockColumns(b.RowGroup, b.FirstRow, b.Rows)
+		}
 	}
-	s.Tail = tail[len(tail)-footer-8:]
 	return s, nil
 }
 
@@ -321,6 +379,13 @@ func streamLabels(ss []StreamSummary) []labels.Labels {
 		out[i] = ss[i].Labels
 	}
 	return out
+}
+
+// errReaderAt fails every read: Close reopens its own tail with it.
+type errReaderAt struct{}
+
+func (errReaderAt) ReadAt([]byte, int64) (int, error) {
+	return 0, errors.New("BUG: datafile writer read past its tail")
 }
 
 // countingWriter counts bytes and, once capture is set, keeps a copy.

@@ -79,7 +79,7 @@ func checkStream(id int, st *Stream, want *datafile.StreamSummary, bad func(stri
 	}
 	for j, b := range st.Blocks {
 		w := want.Blocks[j]
-		if b.RowGroup != w.RowGroup || b.FirstRow != w.FirstRow || b.Rows != w.Rows || b.MinTime != w.MinTime || b.MaxTime != w.MaxTime || b.LineBytes != w.LineBytes {
+		if b.RowGroup != w.RowGroup || b.FirstRow != w.FirstRow || b.Rows != w.Rows || b.MinTime != w.MinTime || b.MaxTime != w.MaxTime || b.LineBytes != w.LineBytes || b.Columns != w.Columns {
 			bad("stream %d block %d: %+v, file has %+v", id, j, b, w)
 			continue
 		}

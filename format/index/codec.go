@@ -15,7 +15,7 @@ import (
 // Magic starts every index object; Version follows it.
 const (
 	Magic   = "KMIX"
-	Version = 2
+	Version = 3
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -63,6 +63,13 @@ func (ix *Index) Encode() []byte {
 			b = binary.AppendUvarint(b, uint64(bl.LineBytes))
 			b = binary.AppendUvarint(b, uint64(bl.MinTime-st.MinTime))
 			b = binary.AppendUvarint(b, uint64(bl.MaxTime-bl.MinTime))
+			for c, r := range bl.Columns {
+				// 0, or the length and the offset inside the column chunk.
+				b = binary.AppendUvarint(b, uint64(r.Len))
+				if r.Len > 0 {
+					b = binary.AppendUvarint(b, uint64(r.Off-ix.RowGroups[bl.RowGroup].Columns[c].Off))
+				}
+			}
 			b = append(b, bl.Filter.k)
 			if bl.Filter.k != 0 {
 				b = binary.AppendUvarint(b, uint64(len(bl.Filter.bits)))
@@ -279,6 +286,18 @@ func Decode(b []byte) (*Index, error) {
 			bl.LineBytes = d.int63("block bytes")
 			bl.MinTime = d.after(st.MinTime, "block min time")
 			bl.MaxTime = d.after(bl.MinTime, "block max time")
+			for c := range bl.Columns {
+				n := d.int63("block column length")
+				if d.err != nil || n == 0 {
+					continue
+				}
+				chunk := ix.RowGroups[rg].Columns[c]
+				off := d.int63("block column offset")
+				if d.err == nil && (n > chunk.Len || off > chunk.Len-n) {
+					d.fail("block column %d bytes [%d, +%d) past its chunk of %d", c, off, n, chunk.Len)
+				}
+				bl.Columns[c] = datafile.Range{Off: chunk.Off + off, Len: n}
+			}
 			if len(d.b) == 0 {
 				d.fail("truncated block")
 			}

@@ -2,10 +2,11 @@
 // (<tenant>/<day>/index/<ULID>.idx, see format/objkey). From the index
 // alone a querier learns which streams a file holds, which of their
 // blocks overlap a time range and may contain a line-filter literal, and
-// which byte ranges of the data file to fetch; it also carries the data
-// file's Parquet footer, so datafile.Open needs no read of its own. A
-// cold query of one file therefore costs one GET for the index and one
-// coalesced GET per run of needed row groups.
+// which byte ranges of the data file to fetch (the pages of those
+// blocks); it also carries the data file's page index and Parquet footer,
+// so datafile.Open needs no read of its own. A cold query of one file
+// therefore costs one GET for the index and one coalesced GET per run of
+// needed pages.
 //
 // # Blocks and token filters
 //
@@ -39,7 +40,7 @@
 // (p%8)). Build uses Config.BitsPerToken (default 14, k = 10, about 0.1%
 // false positives); k = round(bits * ln 2).
 //
-// # Byte layout (version 2)
+// # Byte layout (version 3)
 //
 // All integers are unsigned LEB128 varints (uvarint) unless marked
 // varint (zigzag, as encoding/binary.AppendVarint); strings and byte
@@ -48,11 +49,12 @@
 //	index     := magic version minTokenLen(1 byte, 8..63)
 //	             bodySize zstd(body) crc
 //	magic     := "KMIX"
-//	version   := 0x02
+//	version   := 0x03
 //	body      := dataSize tail rows minTime(varint) maxTime-minTime
 //	             rowGroupCount rowGroup* streamCount stream*
-//	tail      := bytes                      the data file's last bytes: Parquet
-//	                                        footer, its 4-byte length, "PAR1"
+//	tail      := bytes                      the data file's last bytes: page
+//	                                        index, Parquet footer, its 4-byte
+//	                                        length, "PAR1" (datafile.Summary.Tail)
 //	rowGroup  := rows (offset length){4}    column chunk byte ranges in column
 //	                                        order line, metadata, stream, ts
 //	stream    := labelCount (name value)*   label set, names strictly increasing
@@ -60,7 +62,12 @@
 //	             blockCount block*
 //	block     := rowGroup firstRow rows lineBytes
 //	             minTime-stream.minTime maxTime-minTime
+//	             pages{4}                   by column, as for rowGroup
 //	             k(1 byte) [bitsLen bits]   k = 0: no filter, matches all
+//	pages     := 0 | length offset          the pages covering the block's rows
+//	                                        (datafile.BlockSummary.Columns),
+//	                                        offset from the column chunk's;
+//	                                        0: the whole column chunk
 //	crc       := CRC-32C (Castagnoli) of magic..zstd(body), 4 bytes
 //	             little-endian
 //
@@ -71,8 +78,9 @@
 // token length and checksum first, refuses a bodySize over 64 times the
 // compressed bytes, then bounds every count by the bytes left before it
 // allocates (so a corrupt object costs at most 64 times its own size in
-// memory), every block's row group and rows by the row groups, and every
-// range by the data size; it never panics.
+// memory), every block's row group and rows by the row groups, every
+// block's pages by their column chunk, and every range by the data size;
+// it never panics.
 //
 // # Sizes
 //

@@ -61,6 +61,10 @@ type Block struct {
 	MaxTime   int64
 	LineBytes int64
 	Filter    Filter
+	// Columns are the byte ranges of the block's pages by column
+	// (datafile.BlockSummary.Columns); a zero Range means the whole
+	// column chunk of the row group.
+	Columns [datafile.NumColumns]datafile.Range
 }
 
 // Build makes the index of a data file from its Writer's Summary (or
@@ -83,7 +87,7 @@ func Build(s datafile.Summary, cfg Config) *Index {
 		*out = Stream{Labels: st.Labels, Rows: st.Rows, LineBytes: st.LineBytes, MinTime: st.MinTime, MaxTime: st.MaxTime}
 		out.Blocks = make([]Block, len(st.Blocks))
 		for j, b := range st.Blocks {
-			out.Blocks[j] = Block{RowGroup: b.RowGroup, FirstRow: b.FirstRow, Rows: b.Rows, MinTime: b.MinTime, MaxTime: b.MaxTime, LineBytes: b.LineBytes}
+			out.Blocks[j] = Block{RowGroup: b.RowGroup, FirstRow: b.FirstRow, Rows: b.Rows, MinTime: b.MinTime, MaxTime: b.MaxTime, LineBytes: b.LineBytes, Columns: b.Columns}
 			if cfg.BitsPerToken > 0 && b.Tokens != nil {
 				toks = toks[:0]
 				for _, h := range b.Tokens {
@@ -119,9 +123,11 @@ type Plan struct {
 	Streams []uint32
 	// Blocks are the (row group, stream) pairs to read; never nil.
 	Blocks []datafile.Block
-	// Ranges are the byte ranges of the column chunks to fetch, in file
-	// order, adjacent ones merged. datafile.Reader reads these (it may
-	// also read the holes up to 256 KiB between them in the same request).
+	// Ranges are the byte ranges to fetch, in file order, overlapping and
+	// adjacent ones merged: each block's pages, or the row group's column
+	// chunks for a block whose pages hold other rows too. datafile.Reader
+	// reads these (it may also read the holes of up to 32 KiB between them
+	// in the same request).
 	Ranges []datafile.Range
 	// Bytes is the sum of Ranges' lengths; Rows bounds the rows read.
 	Bytes, Rows int64
@@ -155,7 +161,14 @@ func (ix *Index) Select(q Query) Plan {
 			toks = append(toks, hs)
 		}
 	}
-	rgs := map[int]bool{}
+	cols := []int{3} // ts
+	if q.Columns&datafile.ColLine != 0 {
+		cols = append(cols, 0)
+	}
+	if q.Columns&datafile.ColMetadata != 0 {
+		cols = append(cols, 1)
+	}
+	whole := map[int]bool{} // row groups read by whole column chunks
 	for id := range ix.Streams {
 		st := &ix.Streams[id]
 		if !matches(st.Labels, q.Matchers) || !overlaps(st.MinTime, st.MaxTime) {
@@ -176,25 +189,30 @@ func (ix *Index) Select(q Query) Plan {
 			}
 			p.Blocks = append(p.Blocks, datafile.Block{RowGroup: b.RowGroup, Stream: uint32(id)})
 			p.Rows += b.Rows
-			rgs[b.RowGroup] = true
+			// The reader reads a block by its pages when they hold exactly
+			// its rows (it knows the stream then), else the row group's
+			// column chunks, stream column included.
+			exact := true
+			for _, c := range cols {
+				exact = exact && b.Columns[c].Len > 0
+			}
+			if !exact {
+				whole[b.RowGroup] = true
+				continue
+			}
+			for _, c := range cols {
+				p.Ranges = append(p.Ranges, b.Columns[c])
+			}
 		}
 	}
-	cols := []int{2, 3} // stream, ts
-	if q.Columns&datafile.ColLine != 0 {
-		cols = append(cols, 0)
-	}
-	if q.Columns&datafile.ColMetadata != 0 {
-		cols = append(cols, 1)
-	}
-	for rg := range rgs {
-		for _, c := range cols {
+	for rg := range whole {
+		for _, c := range append(cols, 2) {
 			p.Ranges = append(p.Ranges, ix.RowGroups[rg].Columns[c])
 		}
 	}
 	slices.SortFunc(p.Ranges, func(a, b datafile.Range) int { return int(a.Off - b.Off) })
 	var merged []datafile.Range
 	for _, r := range p.Ranges {
-		p.Bytes += r.Len
 		if n := len(merged); n > 0 && merged[n-1].End() >= r.Off {
 			merged[n-1].Len = max(merged[n-1].End(), r.End()) - merged[n-1].Off
 			continue
@@ -202,6 +220,9 @@ func (ix *Index) Select(q Query) Plan {
 		merged = append(merged, r)
 	}
 	p.Ranges = merged
+	for _, r := range merged {
+		p.Bytes += r.Len
+	}
 	return p
 }
 

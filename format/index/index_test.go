@@ -396,3 +396,35 @@ func TestFilterFalsePositives(t *testing.T) {
 		t.Errorf("a one-token filter has %d bytes, want %d", one.Size(), minFilterBytes)
 	}
 }
+
+// TestPlanRanges checks that a plan reads a block by its pages: the
+// ranges are exactly the selected blocks' ts and line pages.
+func TestPlanRanges(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	cfg := datafile.DefaultConfig()
+	cfg.RowGroupBytes = 64 << 10
+	cfg.BlockPageBytes = 0 // every block its own pages
+	_, data, s := randomFile(t, rng, 3000, 10, cfg)
+	ix := Build(s, DefaultConfig())
+	if err := Check(context.Background(), ix, bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	p := ix.Select(Query{Matchers: []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "pod", "pod-3")}, Columns: datafile.ColLine})
+	var want int64
+	for _, b := range p.Blocks {
+		for _, bl := range ix.Streams[b.Stream].Blocks {
+			if bl.RowGroup == b.RowGroup {
+				if bl.Columns[0].Len == 0 || bl.Columns[3].Len == 0 {
+					t.Fatalf("block %+v has no pages", bl)
+				}
+				want += bl.Columns[0].Len + bl.Columns[3].Len
+			}
+		}
+	}
+	if len(p.Blocks) == 0 || p.Bytes != want {
+		t.Errorf("plan of %d blocks reads %d bytes, want their pages' %d", len(p.Blocks), p.Bytes, want)
+	}
+	if p.Bytes >= ix.DataSize/5 {
+		t.Errorf("one stream of ten reads %d of %d bytes", p.Bytes, ix.DataSize)
+	}
+}
