@@ -102,6 +102,8 @@ type Proc struct {
 	Dir    string // its own directory: config, log, data, WAL
 	Scheme string // "http", or "https" once TLS is configured
 	Client *http.Client
+	// Token, when set, is sent as a bearer token with Flush.
+	Token string
 
 	cfg     Config
 	cfgPath string
@@ -311,6 +313,9 @@ func (p *Proc) Flush() {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.URL("/flush"), nil)
+	if p.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.Token)
+	}
 	resp, err := p.Client.Do(req)
 	if err != nil {
 		p.t.Fatalf("flush %s: %v", p.Name, err)

@@ -143,6 +143,9 @@ func TestPushBodiesDecodeAlike(t *testing.T) {
 	if len(base) != 800 {
 		t.Fatalf("fmt-proto: %d entries stored, want 800", len(base))
 	}
+	if !slices.ContainsFunc(base, func(r Rec) bool { return r.Meta != "" }) {
+		t.Fatal("no entry with structured metadata: the comparison would not cover it")
+	}
 	for _, tid := range []string{"fmt-json/", "fmt-gzip/"} {
 		got := readStored(t, bkt, tid).Recs
 		for i := range got {

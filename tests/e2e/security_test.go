@@ -136,6 +136,7 @@ func TestGatewayAuthAndTLS(t *testing.T) {
 		}
 	}
 
+	p.Token = good // /flush should need a token too (TestAllInOneFlushRequiresAuth)
 	p.Flush()
 	if st := readStored(t, bkt, objkey.TenantPrefix(forged)); len(st.Keys) != 0 {
 		t.Errorf("the forged tenant's prefix holds %v", st.Keys)
@@ -143,4 +144,27 @@ func TestGatewayAuthAndTLS(t *testing.T) {
 	st := readStored(t, bkt, "")
 	slices.SortFunc(want, compareRecs)
 	diffRecs(t, st.Recs, want)
+}
+
+// TestAllInOneFlushRequiresAuth: with auth enabled, the all-in-one
+// process's public port must not let an anonymous caller force flushes
+// (each one writes a small data file and index per tenant/day: a cheap way
+// to flood the bucket and the compactor). The gateway guards push and
+// query routes, but cmd/kmlog mounts POST /flush beside the gateway, not
+// behind it.
+func TestAllInOneFlushRequiresAuth(t *testing.T) {
+	const secret = "e2e-secret-that-is-at-least-32-bytes-long"
+	p := NewProc(t, "all-auth")
+	p.Start(Config{
+		"target":  "all",
+		"gateway": Config{"auth": Config{"enabled": true, "hs256_secret": secret}},
+	})
+	resp, err := p.Client.Post(p.URL("/flush"), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("anonymous POST /flush with auth enabled: %s, want 401 Unauthorized", resp.Status)
+	}
 }

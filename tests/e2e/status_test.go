@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kubemate/kmlog/format/bucket/s3/miniotest"
+	"github.com/kubemate/kmlog/format/objkey"
 	"github.com/kubemate/kmlog/format/push"
 	"github.com/kubemate/kmlog/format/tenant"
 )
@@ -46,6 +47,14 @@ func TestPushStatusCodes(t *testing.T) {
 	}}}}
 	p.MustPush(protoPush("tenant-status", ok), 204)
 	accept("tenant-status", ok)
+
+	// 204 across midnight UTC: one push, two days, two data files.
+	midnight := time.Now().UTC().Truncate(24 * time.Hour).UnixNano()
+	days := &push.Request{Streams: []push.Stream{{Labels: `{app="midnight"}`, Entries: []push.Entry{
+		{Timestamp: midnight - 1e9, Line: "the day before"}, {Timestamp: midnight + 1e9, Line: "the day after"},
+	}}}}
+	p.MustPush(protoPush("tenant-status", days), 204)
+	accept("tenant-status", days)
 
 	// 400: a stream with bad labels, an entry older than
 	// reject_old_samples_max_age and one too far in the future are
@@ -124,4 +133,9 @@ func TestPushStatusCodes(t *testing.T) {
 	p.Flush()
 	slices.SortFunc(want, compareRecs)
 	diffRecs(t, readStored(t, bkt, "").Recs, want)
+	for _, ns := range []int64{midnight - 1e9, midnight + 1e9} {
+		if st := readStored(t, bkt, objkey.DayPrefix("tenant-status", objkey.DayOf(ns))); st.DataFiles != 1 {
+			t.Errorf("day %s of tenant-status: %d data files, want 1", objkey.DayOf(ns), st.DataFiles)
+		}
+	}
 }
