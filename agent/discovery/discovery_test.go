@@ -13,7 +13,7 @@ import (
 	"github.com/kubemate/kmlog/format/labels"
 )
 
-func touch(t *testing.T, paths ...string) {
+func touch(t testing.TB, paths ...string) {
 	t.Helper()
 	for _, p := range paths {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -176,7 +176,7 @@ scrape_configs:
 
 // helmConfig loads the Helm chart's default promtail config with its
 // /var/log/pods moved under root.
-func helmConfig(t *testing.T, root string) *config.Config {
+func helmConfig(t testing.TB, root string) *config.Config {
 	t.Helper()
 	b, err := os.ReadFile("../config/testdata/helm-default.yaml")
 	if err != nil {
