@@ -293,3 +293,21 @@ scrape_configs:
 		t.Errorf("targets %+v", got)
 	}
 }
+
+func FuzzMatch(f *testing.F) {
+	f.Add("/var/log/pods/**/*.{log,gz}", "/var/log/pods/a/b/0.log")
+	f.Add("{a,{b,c}}[x-z]?\\*", "bz1*")
+	f.Add("{{{{", "")
+	f.Fuzz(func(t *testing.T, pattern, name string) {
+		if len(pattern) > 256 {
+			return
+		}
+		ok, err := Match(pattern, name)
+		if err != nil && ok {
+			t.Fatal("match with an error")
+		}
+		if !strings.ContainsAny(pattern, `*?[\{},`) && err == nil && ok != (pattern == name) {
+			t.Fatalf("literal pattern %q vs %q: %v", pattern, name, ok)
+		}
+	})
+}

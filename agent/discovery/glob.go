@@ -39,7 +39,7 @@ func Glob(pattern string) ([]string, error) {
 		}
 		segs := strings.Split(rest, "/")
 		segs = slices.DeleteFunc(segs, func(s string) bool { return s == "" })
-		globDir(root, segs, &out)
+		globDir(root, collapseStars(segs), &out)
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
@@ -93,7 +93,7 @@ func Match(pattern, name string) (bool, error) {
 	}
 	nameSegs := strings.Split(name, "/")
 	for _, p := range pats {
-		ok, err := matchSegs(strings.Split(p, "/"), nameSegs)
+		ok, err := matchSegs(collapseStars(strings.Split(p, "/")), nameSegs)
 		if err != nil {
 			return false, err
 		}
@@ -127,6 +127,12 @@ func matchSegs(pat, name []string) (bool, error) {
 		pat, name = pat[1:], name[1:]
 	}
 	return len(name) == 0, nil
+}
+
+// collapseStars merges runs of "**" segments, which match the same as
+// one and would multiply the work.
+func collapseStars(segs []string) []string {
+	return slices.CompactFunc(segs, func(a, b string) bool { return a == "**" && b == "**" })
 }
 
 // expandBraces turns "a{b,c}d" into ["abd", "acd"], nested braces too.
