@@ -266,9 +266,13 @@ func runAll(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		go func() { defer close(done); runDemo(demoCtx, cfg.Demo, dist, logger) }()
 		s.onStop(func(context.Context) error { stopDemo(); <-done; return nil })
 	}
-	return s.run(ctx, s.gatewayHandler(dist, fe.Handler(), map[string]http.Handler{
+	h, err := s.gatewayHandler(dist, fe.Handler(), map[string]http.Handler{
 		"POST " + ingester.FlushPath: ing.Handler(cfg.Ingester.MaxRecvMsgSize),
-	}))
+	})
+	if err != nil {
+		return errors.Join(err, s.stopAll())
+	}
+	return s.run(ctx, h)
 }
 
 // runGateway runs the gateway and distributor against remote ingesters.
@@ -291,7 +295,11 @@ func runGateway(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	s.ready = append(s.ready, func() bool { return len(r.Members()) > 0 })
-	return s.run(ctx, s.gatewayHandler(dist, nil, nil))
+	h, err := s.gatewayHandler(dist, nil, nil)
+	if err != nil {
+		return err
+	}
+	return s.run(ctx, h)
 }
 
 // runIngester runs one ingester with its internal HTTP API.
@@ -414,15 +422,15 @@ func (l localRecent) RecentSeries(ctx context.Context, t tenant.ID, matchers str
 }
 
 // gatewayHandler puts the gateway in front of the distributor and the
-// query frontend (nil: the query paths answer 404). extra routes bypass
-// the gateway.
-func (s *server) gatewayHandler(dist *distributor.Distributor, query http.Handler, extra map[string]http.Handler) http.Handler {
+// query frontend (nil: the query paths answer 404). extra routes (the
+// all-in-one's /flush) sit beside the gateway's routes but, when auth is
+// on, need a valid token too.
+func (s *server) gatewayHandler(dist *distributor.Distributor, query http.Handler, extra map[string]http.Handler) (http.Handler, error) {
 	var auth *gateway.Authenticator
 	if s.cfg.Gateway.Auth.Enabled {
 		var err error
-		auth, err = gateway.NewAuthenticator(s.cfg.Gateway.Auth, http.DefaultClient, s.logger)
-		if err != nil {
-			panic("BUG: authenticator config passed Validate: " + err.Error())
+		if auth, err = gateway.NewAuthenticator(s.cfg.Gateway.Auth, http.DefaultClient, s.logger); err != nil {
+			return nil, fmt.Errorf("gateway auth: %w", err)
 		}
 	}
 	gw := gateway.Handler(s.cfg.Gateway, auth, gateway.Routes{
@@ -432,12 +440,27 @@ func (s *server) gatewayHandler(dist *distributor.Distributor, query http.Handle
 		Metrics: s.metricsHandler(),
 	}, s.logger, s.reg)
 	if len(extra) == 0 {
-		return gw
+		return gw, nil
 	}
 	mux := http.NewServeMux()
 	for pattern, h := range extra {
+		if auth != nil {
+			h = requireAuth(auth, h)
+		}
 		mux.Handle(pattern, h)
 	}
 	mux.Handle("/", gw)
-	return mux
+	return mux, nil
+}
+
+// requireAuth lets through only requests with a valid token.
+func requireAuth(auth *gateway.Authenticator, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := auth.Authenticate(r); err != nil {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			http.Error(w, "unauthorized: "+err.Error(), http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
