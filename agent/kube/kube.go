@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -85,6 +87,8 @@ func NewClient(sd config.KubernetesSDConfig) (corev1client.CoreV1Interface, erro
 }
 
 // RESTConfig returns the client-go configuration for sd.
+// attach_metadata, follow_redirects and enable_http2 are accepted by the
+// config but have no effect here.
 func RESTConfig(sd config.KubernetesSDConfig) (*rest.Config, error) {
 	var rc *rest.Config
 	var err error
@@ -124,6 +128,13 @@ func RESTConfig(sd config.KubernetesSDConfig) (*rest.Config, error) {
 			KeyFile:    sd.TLSConfig.KeyFile,
 			ServerName: sd.TLSConfig.ServerName,
 			Insecure:   sd.TLSConfig.InsecureSkipVerify,
+		}
+		if sd.ProxyURL != "" {
+			u, err := url.Parse(sd.ProxyURL)
+			if err != nil {
+				return nil, fmt.Errorf("%w: proxy_url: %v", ErrConfig, err)
+			}
+			rc.Proxy = http.ProxyURL(u)
 		}
 	default:
 		rc, err = rest.InClusterConfig()
