@@ -85,24 +85,34 @@
 // # Sizes
 //
 // Measured on 64 MiB of format/loggen lines (240 streams over a day,
-// 1 MiB row groups), counting the index GET, means over 10 needle trace
-// ids (BenchmarkNeedle, BenchmarkNeedleConfigs):
+// 1 MiB row groups), counting the index GET, means over the 10 needle
+// trace ids of the file's second half (BenchmarkNeedle,
+// BenchmarkNeedleConfigs, BenchmarkStreamHour):
 //
-//	index   tokens            bits  index/file  needle read/file  requests
-//	v1      all >= 2 bytes    10     9.3%        9.7% (1 needle)  2
-//	v2      ids >= 8 bytes    10     3.4%        8.6%             3.9
-//	v2      ids >= 16 bytes   10     2.8%        7.5%             3.6
-//	v2      ids >= 20 bytes   12     2.0%        4.7%             2.7
-//	v2      ids >= 20 bytes   14     2.2%        4.4%             2.3
-//	v2+zstd ids >= 20 bytes   14     1.7%        3.9%             2.3
+//	index                       tokens          bits  index/file  needle read  requests
+//	v1 (whole row groups)       all >= 2 bytes  10     9.3%       14.5%        3.9
+//	v2 (whole row groups)       ids >= 16       10     2.8%        7.5%        3.6
+//	v2 (whole row groups)       ids >= 20       14     2.2%        4.4%        2.3
+//	v2 + zstd body              ids >= 20       14     1.7%        3.9%        2.3
+//	v3 + block pages            ids >= 8        14     3.9%        5.3%        2.7
+//	v3 + block pages            ids >= 16       14     3.1%        4.5%        3.0
+//	v3 + block pages            ids >= 20       10     1.4%        3.5%        5.2
+//	v3 + block pages (default)  ids >= 20       14     1.8%        3.2%        2.8
 //
-// A false positive costs a whole row group read (1.4-2.2% of the file:
-// the Reader's unit is the column chunk), so a filter's false positive
-// rate matters more than its size: at 10 bits (1%) the 283 blocks gave
-// 2.6 false row groups a needle. The remaining needle cost is the
-// row group the id is in: reading it alone is 1.4-2.2% of the file, so the
-// 2% goal needs a finer read unit (pages cut at block boundaries, read by
-// page) rather than a smaller index. Decode runs at about 600 MB/s.
+// (The v3 rows but the default were measured with a page cut at every
+// block, datafile.Config.BlockPageBytes 0; the default 64 KiB moves them
+// by less than 0.1 point.) One stream's hour reads 3.5% of the file (index included; 11.5% with
+// v1). A false positive costs a read of the block's pages, so the false
+// positive rate matters as much as the filter's size: at 10 bits (1%)
+// the 283 blocks gave 2.4 false blocks a needle. The 2% needle goal is
+// not met: the index is 1.8% (1.5% of it the filters of ~100,000
+// distinct 32-hex ids at 14 bits, each id in a block costing 1.75 bytes,
+// the rest the compressed tail and labels), and the id's own block pages
+// are 0.4-2% of the file (a busy stream's block is a whole 1 MiB page).
+// Going further needs fewer filter bits per id (a binary fuse filter
+// would give 0.4% false positives at 9 bits) or smaller pages, which cost
+// compression (format/datafile's measured choices). Decode runs at about
+// 600 MB/s.
 //
 // # Check
 //
