@@ -104,6 +104,15 @@ type Proc struct {
 	Client *http.Client
 	// Token, when set, is sent as a bearer token with Flush.
 	Token string
+	// Env is added to the process's environment (KEY=value).
+	Env []string
+	// NoFlags runs the process without arguments, the config file named by
+	// $KMLOG_CONFIG_FILE, as Knative and Lambda start functions.
+	NoFlags bool
+	// ReadyPath is polled by WaitReady; "" means /ready.
+	ReadyPath string
+	// Args are added to the command line (after -config.file).
+	Args []string
 
 	cfg     Config
 	cfgPath string
@@ -150,6 +159,13 @@ func (p *Proc) URL(path string) string { return p.Scheme + "://" + p.Addr + path
 // until /ready answers 200. Start without cfg restarts with the last one.
 func (p *Proc) Start(cfg Config) {
 	p.t.Helper()
+	p.Launch(cfg)
+	p.WaitReady()
+}
+
+// Launch is Start without waiting for readiness.
+func (p *Proc) Launch(cfg Config) {
+	p.t.Helper()
 	if cfg != nil {
 		base := Config{
 			"server": Config{"http_listen_address": p.Addr},
@@ -182,7 +198,17 @@ func (p *Proc) Start(cfg Config) {
 		p.t.Fatal(err)
 	}
 	fmt.Fprintf(logf, "=== start %s at %s\n", p.Name, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(kmlogBin, "-config.file", p.cfgPath)
+	args := []string{"-config.file", p.cfgPath}
+	if p.NoFlags {
+		args = nil
+	}
+	cmd := exec.Command(kmlogBin, append(args, p.Args...)...)
+	if p.NoFlags || len(p.Env) > 0 {
+		cmd.Env = append(os.Environ(), p.Env...)
+		if p.NoFlags {
+			cmd.Env = append(cmd.Env, "KMLOG_CONFIG_FILE="+p.cfgPath)
+		}
+	}
 	cmd.Dir = p.Dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -201,7 +227,6 @@ func (p *Proc) Start(cfg Config) {
 		p.mu.Unlock()
 		close(done)
 	}()
-	p.WaitReady()
 }
 
 // WaitReady polls /ready until it answers 200; it fails the test if the
@@ -218,7 +243,11 @@ func (p *Proc) WaitReady() {
 			p.t.Fatalf("%s exited before it was ready: %v\n%s", p.Name, p.exitErr(), p.LogTail(8<<10))
 		default:
 		}
-		resp, err := p.Client.Get(p.URL("/ready"))
+		path := p.ReadyPath
+		if path == "" {
+			path = "/ready"
+		}
+		resp, err := p.Client.Get(p.URL(path))
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
