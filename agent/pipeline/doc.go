@@ -8,7 +8,9 @@
 //	out = p.Flush(ctx, time.Now(), out[:0]) // every p.FlushInterval()
 //	out = p.FlushAll(ctx, out[:0])          // at shutdown
 //
-// or p.Run(ctx, in, out) with channels. Process appends zero or more
+// or p.Run(ctx, in, out) with channels. Entry.Origin is the caller's mark
+// (the agent: file and offset); Held reports the Origin of every held
+// entry, so the caller knows which lines have fully come out. Process appends zero or more
 // entries: zero when a stage dropped the entry or holds it (multiline
 // blocks, partial CRI lines), several when held entries are released. A
 // Pipeline keeps per-stream state (keyed by the label set) and serialises

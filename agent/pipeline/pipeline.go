@@ -32,6 +32,19 @@ type Entry struct {
 	// Process fills it with the entry's labels before the first stage, as
 	// Promtail does. Values are string, float64, bool or nil.
 	Extracted map[string]any
+	// Origin is the caller's mark of where the entry came from. Stages
+	// carry it along; an entry joined from several (a multiline block,
+	// partial CRI lines) carries the Origin of its oldest part. See Held.
+	Origin Origin
+}
+
+// Origin marks where an entry came from, for the caller: the agent puts a
+// file (Source) and the offset of the line's first byte there, so that it
+// can tell which lines the pipeline still holds. The pipeline never
+// interprets it.
+type Origin struct {
+	Source uint64
+	Offset int64
 }
 
 // Options are a pipeline's dependencies. The zero value is usable.
@@ -80,6 +93,8 @@ type flusher interface {
 	flush(ctx context.Context, now time.Time, force bool)
 	// pending reports whether anything is held.
 	pending() bool
+	// held calls fn with the Origin of every entry held.
+	held(fn func(Origin))
 }
 
 // Pipeline runs the stages of one pipeline_stages list. It is safe for
@@ -195,6 +210,33 @@ func (p *Pipeline) flush(ctx context.Context, now time.Time, force bool, dst []E
 	}
 	dst, p.out = p.out, nil
 	return dst
+}
+
+// Held calls fn with the Origin of every entry the pipeline holds back
+// (each multiline block and partial CRI line, by its oldest line). Lines
+// from an Origin on may not have come out of Process yet; lines of the
+// same Source before the smallest such Origin have. fn must not call the
+// Pipeline.
+func (p *Pipeline) Held(fn func(Origin)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.stages {
+		if f, ok := s.(flusher); ok {
+			f.held(fn)
+		}
+	}
+}
+
+// Pending reports whether the pipeline holds any entry back.
+func (p *Pipeline) Pending() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.stages {
+		if f, ok := s.(flusher); ok && f.pending() {
+			return true
+		}
+	}
+	return false
 }
 
 // FlushInterval is how often Flush should run: half the shortest

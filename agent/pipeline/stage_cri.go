@@ -126,12 +126,14 @@ func (s *criStage) run(ctx context.Context, e *Entry) {
 		}
 		if prev, ok := s.partial[key]; ok {
 			e.Line = prev.Line + e.Line
+			e.Origin = prev.Origin
 		}
 		s.hold(key, e)
 		return
 	}
 	if prev, ok := s.partial[key]; ok {
 		e.Line = prev.Line + e.Line
+		e.Origin = prev.Origin
 		s.cut(e)
 		delete(s.partial, key)
 		s.removeOrder(key)
@@ -185,6 +187,12 @@ func (s *criStage) flush(ctx context.Context, _ time.Time, force bool) {
 }
 
 func (s *criStage) pending() bool { return len(s.partial) > 0 }
+
+func (s *criStage) held(fn func(Origin)) {
+	for _, k := range s.order {
+		fn(s.partial[k].Origin)
+	}
+}
 
 // composite runs a fixed list of stages as one (docker).
 type composite struct {

@@ -176,6 +176,14 @@ func (s *matchStage) flush(ctx context.Context, now time.Time, force bool) {
 	}
 }
 
+func (s *matchStage) held(fn func(Origin)) {
+	for _, st := range s.stages {
+		if f, ok := st.(flusher); ok {
+			f.held(fn)
+		}
+	}
+}
+
 func (s *matchStage) pending() bool {
 	for _, st := range s.stages {
 		if f, ok := st.(flusher); ok && f.pending() {

@@ -97,6 +97,10 @@ func (s *multilineStage) run(ctx context.Context, e *Entry) {
 	}
 	if st.buf.Len() > 0 {
 		st.buf.WriteByte('\n')
+	} else {
+		// The block's oldest line: the start line, or the first line
+		// after a flush (which keeps the old start's labels and time).
+		st.start.Origin = e.Origin
 	}
 	st.buf.WriteString(e.Line)
 	st.lines++
@@ -125,6 +129,14 @@ func (s *multilineStage) flush(ctx context.Context, now time.Time, force bool) {
 	for _, st := range s.order {
 		if force || now.Sub(st.last) >= s.maxWait {
 			s.emit(ctx, st)
+		}
+	}
+}
+
+func (s *multilineStage) held(fn func(Origin)) {
+	for _, st := range s.order {
+		if st.buf.Len() > 0 {
+			fn(st.start.Origin)
 		}
 	}
 }

@@ -73,6 +73,10 @@
 //		return nil
 //	})
 //
+// When a target goes away (its pod was deleted), call Drain instead of
+// cancelling ctx: Run reads the file to its end, hands on a partial last
+// line and returns, so the pod's last lines are not lost.
+//
 // When a pipeline holds lines back (multiline, partial CRI lines), commit
 // only the offset of the last line whose entry has been appended, never the
 // offset of a line still held.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -90,6 +91,9 @@ type Tailer struct {
 
 	buf   []byte
 	lines []Line
+
+	drain     chan struct{} // closed by Drain
+	drainOnce sync.Once
 }
 
 // New returns a Tailer for path that resumes from the position pos holds
@@ -111,14 +115,15 @@ func New(path string, pos *Positions, cfg Config, m *Metrics, logger *slog.Logge
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Tailer{path: path, cfg: cfg, m: m, logger: logger.With("path", path)}
+	t := &Tailer{path: path, cfg: cfg, m: m, logger: logger.With("path", path), drain: make(chan struct{})}
 	if pos != nil {
 		t.start, t.hasPos = pos.Get(path)
 	}
 	return t
 }
 
-// Run follows the file until ctx is done (returning nil) or h fails
+// Run follows the file until ctx is done (returning nil), Drain was
+// called and the file is read to its end (returning nil), or h fails
 // (returning its error). A missing file is waited for.
 func (t *Tailer) Run(ctx context.Context, h Handler) error {
 	defer t.close()
@@ -138,9 +143,31 @@ func (t *Tailer) Run(ctx context.Context, h Handler) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-t.drain:
+			return t.finish(ctx, h)
 		case <-tick.C:
 		}
 	}
+}
+
+// Drain asks Run to read what the file it has open holds now, hand on a
+// partial last line (nothing will complete it), and return: the target
+// is going away (its pod was deleted) and its last lines must not be
+// lost. A file rotated away is finished; its successor is not opened.
+// Drain may be called more than once and from any goroutine.
+func (t *Tailer) Drain() { t.drainOnce.Do(func() { close(t.drain) }) }
+
+func (t *Tailer) finish(ctx context.Context, h Handler) error {
+	if t.f == nil {
+		return nil
+	}
+	if _, err := t.readAll(ctx, h); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return t.flushPending(ctx, h)
 }
 
 func (t *Tailer) close() {

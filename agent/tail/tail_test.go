@@ -442,3 +442,34 @@ func TestTailHandlerError(t *testing.T) {
 		t.Fatalf("Run = %v, want %v", err, boom)
 	}
 }
+
+// TestTailDrain: Drain makes Run read what was written before it, hand on
+// the unfinished last line, and return nil without ctx being cancelled.
+func TestTailDrain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "0.log")
+	f := mustCreate(t, path)
+	defer f.Close()
+	var c collector
+	cfg := testConfig()
+	cfg.PollInterval = time.Hour // only the first poll and the drain read
+	tl := New(path, nil, cfg, nil, nil)
+	done := make(chan error, 1)
+	write(t, f, "one\n")
+	go func() { done <- tl.Run(t.Context(), c.handle) }()
+	waitFor(t, "first line", func() bool { return c.count() >= 1 })
+	want := numbered(0, 500)
+	write(t, f, strings.Join(want, "\n")+"\nunfinished")
+	tl.Drain()
+	tl.Drain() // twice is fine
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	want = append(append([]string{"one"}, want...), "unfinished")
+	if diff := cmp.Diff(want, c.texts()); diff != "" {
+		t.Fatalf("lines (-want +got):\n%s", diff)
+	}
+	fi, _ := f.Stat()
+	if last := c.lines[len(c.lines)-1]; last.Offset != fi.Size() {
+		t.Errorf("last offset %d, file size %d", last.Offset, fi.Size())
+	}
+}
