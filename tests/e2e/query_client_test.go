@@ -86,6 +86,7 @@ type qcase struct {
 	Start, End time.Time
 	Step       time.Duration
 	Limit      int
+	Interval   time.Duration
 	Dir        engine.Direction
 	Instant    bool
 }
@@ -93,7 +94,7 @@ type qcase struct {
 // params returns the request's form and the engine's parameters for it.
 func (q qcase) params() (string, url.Values, engine.Params) {
 	v := url.Values{"query": {q.Query}}
-	p := engine.Params{Query: q.Query, Start: q.Start, End: q.End, Step: q.Step, Limit: q.Limit, Direction: q.Dir}
+	p := engine.Params{Query: q.Query, Start: q.Start, End: q.End, Step: q.Step, Interval: q.Interval, Limit: q.Limit, Direction: q.Dir}
 	if q.Limit > 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))
 	}
@@ -109,6 +110,9 @@ func (q qcase) params() (string, url.Values, engine.Params) {
 	}
 	v.Set("start", nsParam(q.Start))
 	v.Set("end", nsParam(q.End))
+	if q.Interval > 0 {
+		v.Set("interval", strconv.FormatFloat(q.Interval.Seconds(), 'f', -1, 64))
+	}
 	if q.Step > 0 {
 		v.Set("step", strconv.FormatFloat(q.Step.Seconds(), 'f', -1, 64))
 	}
@@ -195,6 +199,33 @@ func (c lokiClient) checkQuery(t testing.TB, tid tenant.ID, src engine.Source, q
 	return got
 }
 
+// checkCategorized runs log query q with the categorize-labels encoding
+// flag and compares the answer with the engine's, categorised as Loki
+// does (stream labels apart from structured metadata and parsed labels).
+func (c lokiClient) checkCategorized(t testing.TB, tid tenant.ID, src engine.Source, q qcase) {
+	t.Helper()
+	path, form, p := q.params()
+	body := c.mustGet(t, tid, path, form, lokijson.HeaderEncodingFlags, lokijson.FlagCategorizeLabels)
+	got, err := lokijson.Decode(body)
+	if err != nil {
+		t.Fatalf("%s: decode answer: %v", q.Name, err)
+	}
+	if !got.CategorizeLabels {
+		t.Errorf("%s: no categorize-labels flag in the answer", q.Name)
+	}
+	res, err := engine.New(engine.Opts{}).Query(context.Background(), src, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := lokijson.Categorize(res.Value.(engine.Streams), p.Direction)
+	if valueSize(want) == 0 {
+		t.Errorf("%s: the engine's answer is empty", q.Name)
+	}
+	if diff := cmp.Diff(engine.Value(want), got.Value, valueOpts); diff != "" {
+		t.Errorf("%s: categorised answer differs (-engine +http):\n%.4000s", q.Name, diff)
+	}
+}
+
 // queryCases are the LogQL requests compared with the engine over the
 // dataset's days [first, end) (end may reach past the last day, to now).
 func queryCases(d *dataset, end time.Time) []qcase {
@@ -213,6 +244,13 @@ func queryCases(d *dataset, end time.Time) []qcase {
 		{Name: "topk bytes", Query: `topk(3, sum by (pod) (bytes_over_time({namespace=~".+"}[1h])))`, Start: first, End: end, Step: 2 * time.Hour},
 		{Name: "unwrap avg", Query: `avg by (app) (avg_over_time({namespace=~".+"} | json | unwrap latency_ms | __error__="" [6h]))`, Start: first, End: end, Step: 6 * time.Hour},
 		{Name: "quantile whole", Query: `quantile_over_time(0.9, {namespace=~".+"} | json | unwrap latency_ms | __error__="" [6h]) by (app)`, Start: first, End: end, Step: 6 * time.Hour},
+		{Name: "offset", Query: `sum by (namespace) (count_over_time({namespace=~".+"}[1h] offset 3h))`, Start: first, End: end, Step: time.Hour},
+		{Name: "day windows across shards", Query: `sum by (level) (count_over_time({namespace=~".+"}[1d]))`, Start: first.Add(3 * time.Hour), End: end, Step: 6 * time.Hour},
+		{Name: "absent", Query: `absent_over_time({namespace="prod", app="no-such-app"}[1h])`, Start: first, End: end, Step: 4 * time.Hour},
+		{Name: "stddev whole", Query: `stddev_over_time({namespace="prod"} | json | unwrap latency_ms | __error__="" [1d]) by (level)`, Start: first, End: end, Step: 12 * time.Hour},
+		{Name: "max by json", Query: `max by (level) (max_over_time({namespace=~".+"} | json | unwrap latency_ms | __error__="" [2h]))`, Start: first, End: end, Step: 2 * time.Hour},
+		{Name: "binop threshold", Query: `sum by (app) (count_over_time({level="error"}[1h])) > 5`, Start: first, End: end, Step: time.Hour},
+		{Name: "log interval whole", Query: `{namespace="prod", level="warn"}`, Start: first, End: end, Limit: 300, Interval: 10 * time.Minute},
 		{Name: "instant vector", Query: `sum by (namespace, level) (count_over_time({namespace=~".+"}[1d]))`, End: day(3).Add(12 * time.Hour), Instant: true},
 		{Name: "instant all days", Query: `sum(bytes_over_time({namespace=~".+"}[5d]))`, End: d.End(), Instant: true},
 		{Name: "instant binop", Query: `sum by (app) (count_over_time({level="error"}[1d])) / sum by (app) (count_over_time({namespace=~".+"}[1d]))`, End: day(2).Add(18 * time.Hour), Instant: true},
