@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and is not on a fresh machine: a pinned
-# MinIO server. The binary is kept in a cache directory and reused, because
-# building it takes several minutes on a cold machine.
+# MinIO server (kept in a cache directory and reused, because building it
+# takes several minutes on a cold machine) and zip (tests/deploy packs the
+# Lambda artifacts with scripts/build-lambda.sh).
 set -euo pipefail
 
 cache="${KMLOG_CACHE:-$HOME/.cache/kmlog}"
@@ -13,5 +14,10 @@ if [ ! -x "$cache/bin/minio" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$minio_ver
   echo "install-test-deps: building MinIO $minio_version into $cache/bin (takes a few minutes the first time)"
   (cd /tmp && GOBIN="$cache/bin" GOFLAGS=-mod=mod go install "github.com/minio/minio@$minio_version")
   echo "$minio_version" > "$stamp"
+fi
+if ! command -v zip >/dev/null 2>&1; then
+  echo "install-test-deps: installing zip"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq zip >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq zip >/dev/null; fi
 fi
 echo "install-test-deps: minio $("$cache/bin/minio" --version 2>/dev/null | head -1)"
