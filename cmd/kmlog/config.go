@@ -97,7 +97,6 @@ func DefaultConfig() Config {
 	// One process holds every replica's data: a smaller head bound.
 	ing.MaxHeadBytes = 1 << 30
 	gw := gateway.DefaultConfig()
-	gw.ListenAddress = ""
 	return Config{
 		Target:        "all",
 		Server:        ServerConfig{HTTPListenAddress: "127.0.0.1:3100"},

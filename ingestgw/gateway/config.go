@@ -10,10 +10,8 @@ import (
 
 // Config configures the gateway: listener, TLS, authentication and limits.
 type Config struct {
-	// ListenAddress is where cmd/ opens the listener handed to Serve.
-	ListenAddress string     `yaml:"listen_address"`
-	TLS           TLSConfig  `yaml:"tls"`
-	Auth          AuthConfig `yaml:"auth"`
+	TLS  TLSConfig  `yaml:"tls"`
+	Auth AuthConfig `yaml:"auth"`
 	// MaxRequestBodyBytes bounds every request body (413 above it).
 	MaxRequestBodyBytes int64 `yaml:"max_request_body_bytes"`
 	// ReadHeaderTimeout bounds how long a client may take to send headers.
@@ -70,7 +68,6 @@ const MinHS256SecretBytes = 32
 // DefaultConfig returns the defaults: cleartext, auth off, 16 MiB bodies.
 func DefaultConfig() Config {
 	return Config{
-		ListenAddress:       ":3100",
 		TLS:                 TLSConfig{MinVersion: "1.2"},
 		MaxRequestBodyBytes: 16 << 20,
 		ReadHeaderTimeout:   10 * time.Second,

@@ -32,7 +32,6 @@ func TestGoodConfig(t *testing.T) {
 	cfg := loadConfig(t, "testdata/good.yaml")
 	require.NoError(t, cfg.Validate())
 	want := DefaultConfig()
-	want.ListenAddress = ":8443"
 	want.TLS = TLSConfig{CertFile: "/etc/kmlog/tls.crt", KeyFile: "/etc/kmlog/tls.key", ClientCAFile: "/etc/kmlog/ca.crt", MinVersion: "1.3"}
 	want.Auth = AuthConfig{
 		Enabled: true, JWKSURL: "https://idp.example.com/.well-known/jwks.json", JWKSRefresh: 10 * time.Minute,
