@@ -57,7 +57,8 @@ func BenchmarkQuery(b *testing.B) {
 	for i, day := range days {
 		gen := loggen.New(loggen.Config{
 			Seed: uint64(1000 + i), TenantIDs: []tenant.ID{qTenant}, Namespaces: 3, Apps: 6, PodsPerApp: 3,
-			Start: day.Add(30 * time.Minute), Rate: 6,
+			// About 300 bytes a line: the day's bytes spread over 20 hours.
+			Start: day.Add(30 * time.Minute), Rate: float64(benchQueryDayBytes()) / 300 / (20 * 3600),
 		})
 		es := gen.TakeBytes(benchQueryDayBytes())
 		for _, e := range es {
@@ -99,12 +100,13 @@ func BenchmarkQuery(b *testing.B) {
 		q := qcase{Query: `sum(count_over_time({namespace=~".+"} |= "request" [6d]))`, End: end, Instant: true}
 		queryStats(b, c, q) // the indexes are cached from here on, the data never
 		cpu0 := all.Metrics()["process_cpu_seconds_total"]
-		var scanned int64
+		var scanned, read int64
 		var n int
 		b.ResetTimer()
 		for b.Loop() {
 			st := queryStats(b, c, q)
 			scanned += st.bytesScanned
+			read += st.bytesRead
 			n++
 			b.SetBytes(st.bytesScanned)
 		}
@@ -114,6 +116,7 @@ func BenchmarkQuery(b *testing.B) {
 			b.ReportMetric(float64(scanned)/cpu/1e9, "GB/cpu-s")
 		}
 		b.ReportMetric(float64(scanned)/float64(n)/1e6, "MB-scanned/op")
+		b.ReportMetric(100*float64(read)/float64(n)/float64(stored.data), "%read")
 	})
 
 	b.Run("ColdStart", func(b *testing.B) {

@@ -96,25 +96,26 @@ func testLogcli(t *testing.T, p *Proc, c lokiClient, d *dataset) {
 			}
 		})
 	}
-	t.Run("tail", func(t *testing.T) { testTail(t, p) })
+	t.Run("tail", func(t *testing.T) { testTail(t, p, p) })
 }
 
-// testTail tails {app="tail"} of goldenTenant: a line pushed before the
-// connection arrives in the first frame, one pushed after it in a later
-// one.
-func testTail(t *testing.T, p *Proc) {
+// testTail tails {app="tail"} of goldenTenant through fe: a line pushed
+// to gw before the connection arrives in the first frame, one pushed
+// after it in a later one.
+func testTail(t *testing.T, gw, fe *Proc) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	pushLine := func(line string) {
 		req := &push.Request{Streams: []push.Stream{{Labels: `{app="tail", env="prod"}`, Entries: []push.Entry{
 			{Timestamp: time.Now().UnixNano(), Line: line},
 		}}}}
-		p.MustPush(protoPush(goldenTenant, req), 204)
+		gw.MustPush(protoPush(goldenTenant, req), 204)
 	}
+	// Lines tailed earlier in the test are older than start.
+	start := time.Now()
 	pushLine("before the tail")
-	form := url.Values{"query": {`{app="tail"}`}, "limit": {"30"}, "delay_for": {"0"},
-		"start": {nsParam(time.Now().Add(-time.Hour))}}
-	u := "ws://" + p.Addr + "/loki/api/v1/tail?" + form.Encode()
+	form := url.Values{"query": {`{app="tail"}`}, "limit": {"30"}, "delay_for": {"0"}, "start": {nsParam(start)}}
+	u := "ws://" + fe.Addr + "/loki/api/v1/tail?" + form.Encode()
 	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: map[string][]string{"X-Scope-OrgID": {string(goldenTenant)}}})
 	if err != nil {
 		t.Fatalf("dial %s: %v (%v)", u, err, resp)
@@ -141,7 +142,8 @@ func testTail(t *testing.T, p *Proc) {
 	}
 	conn.Close(websocket.StatusNormalClosure, "")
 	if !slices.Equal(lines, []string{"before the tail", "after the tail"}) {
-		t.Errorf("tailed lines %q", lines)
+		raw, _ := json.Marshal(frames)
+		t.Errorf("tailed lines %q in frames %s", lines, raw)
 	}
 	for _, f := range frames {
 		walkValues(f, "", func(ts any) any { return "(now)" })

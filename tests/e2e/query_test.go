@@ -93,6 +93,23 @@ func TestQuery(t *testing.T) {
 		if got := apiValues(t, c.mustGet(t, qOther, "/loki/api/v1/label/namespace/values", rng)); len(got) == 0 {
 			t.Errorf("%s has no namespaces", qOther)
 		}
+		// Errors the frontend answers itself, with Loki's texts.
+		for _, e := range []struct {
+			q    qcase
+			code int
+			text string
+		}{
+			{qcase{Query: `{namespace="prod"`, Start: d.First(), End: d.End()}, 400, "parse error"},
+			{qcase{Query: `{namespace="prod"}`, Start: d.End().AddDate(0, 0, -32), End: d.End()}, 400, "the query time range exceeds the limit"},
+			{qcase{Query: `{namespace="prod"}`, Start: d.First(), End: d.End(), Limit: 6000}, 400, "max entries limit"},
+			{qcase{Query: `{namespace="prod"}`, End: d.End(), Instant: true}, 400, "log queries are not supported as an instant query"},
+		} {
+			path, form, _ := e.q.params()
+			code, body := c.get(t, qTenant, path, form)
+			if code != e.code || !strings.Contains(string(body), e.text) {
+				t.Errorf("%s: %d %s, want %d %q", e.q.Query, code, body, e.code, e.text)
+			}
+		}
 		mine := d.streamsIn(qTenant, d.First(), d.End())
 		for _, ls := range d.streamsIn(qOther, d.First(), d.End()) {
 			for _, m := range mine {
@@ -301,7 +318,7 @@ func testKnative(t *testing.T, storage Config, d *dataset) time.Time {
 	q.Start(cfgOf(storage, Config{"ring": ring}))
 	fe := NewProc(t, "frontend")
 	fe.Args = []string{"-target=frontend"}
-	fe.Start(cfgOf(storage, Config{"frontend": Config{"querier_url": q.URL("/")}, "limits_config": queryLimits(false)}))
+	fe.Start(cfgOf(storage, Config{"frontend": Config{"querier_url": q.URL("/"), "tail_poll_interval": "200ms"}, "limits_config": queryLimits(false)}))
 
 	// Fresh traffic, pushed through the gateway and not flushed: only
 	// the ingester has it.
@@ -328,6 +345,9 @@ func testKnative(t *testing.T, storage Config, d *dataset) time.Time {
 	if n := sumMetric(q.Metrics(), "kmlog_querier_requests_total"); n == 0 {
 		t.Error("the Knative querier counted no requests")
 	}
+	// Tail: pushed through the gateway, read from the ingester by the
+	// querier, sent by the frontend.
+	t.Run("tail", func(t *testing.T) { testTail(t, gw, fe) })
 	ing.Flush()
 	return end
 }
