@@ -181,28 +181,54 @@ func (s shard) request(base querier.Request) querier.Request {
 	return base
 }
 
+// cacheable reports whether a shard's answer may be cached (no new data
+// can arrive for it), setting req.Recent for shards the ingesters may
+// still hold data of.
+func (f *Frontend) cacheable(lim Limits, req *querier.Request) bool {
+	now := f.now().UnixNano()
+	req.Recent = req.ShardThrough > now-int64(lim.QueryIngestersWithin)
+	return req.ShardThrough <= now-int64(lim.MaxCacheFreshness) && !req.Recent
+}
+
+// cached answers a shard from the results cache, if it can.
+func (f *Frontend) cached(ctx context.Context, lim Limits, req querier.Request, st *runStats) (*querier.Response, bool) {
+	if !f.cacheable(lim, &req) {
+		return nil, false
+	}
+	r, tier := f.cache.get(ctx, req.Tenant, cacheKey(req))
+	switch tier {
+	case tierMemory:
+		st.mem.Add(1)
+		f.m.cacheHits.WithLabelValues("memory").Inc()
+	case tierBucket:
+		st.bkt.Add(1)
+		f.m.cacheHits.WithLabelValues("bucket").Inc()
+	default:
+		return nil, false
+	}
+	st.shards.Add(1)
+	f.m.shards.Inc()
+	return r, true
+}
+
 // run answers one shard request: from the cache when the shard can no
 // longer change, else from a querier, within t's parallelism.
 func (f *Frontend) run(ctx context.Context, lim Limits, req querier.Request, st *runStats) (*querier.Response, error) {
-	now := f.now().UnixNano()
-	req.Recent = req.ShardThrough > now-int64(lim.QueryIngestersWithin)
-	cacheable := req.ShardThrough <= now-int64(lim.MaxCacheFreshness) && !req.Recent
+	if r, ok := f.cached(ctx, lim, req, st); ok {
+		return r, nil
+	}
+	return f.invoke(ctx, lim, req, st)
+}
+
+// invoke sends a shard to a querier, without looking in the cache, and
+// caches the answer when the shard is cacheable.
+func (f *Frontend) invoke(ctx context.Context, lim Limits, req querier.Request, st *runStats) (*querier.Response, error) {
+	cacheable := f.cacheable(lim, &req)
 	st.shards.Add(1)
 	f.m.shards.Inc()
 	var key string
 	if cacheable {
 		key = cacheKey(req)
-		r, tier := f.cache.get(ctx, req.Tenant, key)
-		switch tier {
-		case tierMemory:
-			st.mem.Add(1)
-			f.m.cacheHits.WithLabelValues("memory").Inc()
-			return r, nil
-		case tierBucket:
-			st.bkt.Add(1)
-			f.m.cacheHits.WithLabelValues("bucket").Inc()
-			return r, nil
-		}
 		st.misses.Add(1)
 		f.m.cacheMisses.Inc()
 	}
@@ -258,10 +284,15 @@ func (f *Frontend) fanOut(ctx context.Context, lim Limits, reqs []querier.Reques
 }
 
 // fanOutOrdered runs reqs in their order of priority, at most par at a
-// time (see window), and stops launching once done(i) — called with each answer of
-// the completed prefix, in order — reports that the prefix 0..i
+// time (see window), and stops launching once done(i) — called with each
+// answer of the completed prefix, in order — reports that the prefix 0..i
 // suffices. It returns the answers of that prefix.
-func fanOutOrdered[T any](ctx context.Context, n, par int, do func(ctx context.Context, i int) (T, error), done func(i int, v T) bool) ([]T, error) {
+//
+// peek, when not nil, answers a request at once when it can (from the
+// results cache): such answers take no slot and do not widen the window,
+// so a repeated query launches only what it misses, and launches nothing
+// that the cached answers make unnecessary.
+func fanOutOrdered[T any](ctx context.Context, n, par int, do func(ctx context.Context, i int) (T, error), peek func(ctx context.Context, i int) (T, bool), done func(i int, v T) bool) ([]T, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type res struct {
@@ -279,8 +310,28 @@ func fanOutOrdered[T any](ctx context.Context, n, par int, do func(ctx context.C
 	window := 1
 	stop := false
 	var firstErr error
+	advance := func() {
+		for !stop && prefix < n && got[prefix] != nil {
+			if done(prefix, *got[prefix]) {
+				stop = true
+				cancel()
+			}
+			prefix++
+		}
+	}
 	for {
-		for !stop && firstErr == nil && next < n && inflight < min(window, par) {
+		for !stop && firstErr == nil && next < n {
+			if peek != nil {
+				if v, ok := peek(ctx, next); ok {
+					got[next] = &v
+					next++
+					advance()
+					continue
+				}
+			}
+			if inflight >= min(window, par) {
+				break
+			}
 			i := next
 			go func() {
 				v, err := do(ctx, i)
@@ -304,15 +355,7 @@ func fanOutOrdered[T any](ctx context.Context, n, par int, do func(ctx context.C
 		}
 		got[r.i] = &r.v
 		window = min(window*2, par)
-		for prefix < n && got[prefix] != nil {
-			if done(prefix, *got[prefix]) {
-				stop = true
-				cancel()
-				prefix++
-				break
-			}
-			prefix++
-		}
+		advance()
 	}
 	if firstErr != nil {
 		return nil, firstErr

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -265,6 +267,58 @@ func TestEarlyStop(t *testing.T) {
 		}
 		if diff := cmp.Diff(reference(t, e.es, p), res.Value); diff != "" {
 			t.Errorf("%s (-engine +frontend):\n%s", p.Query, diff)
+		}
+	}
+}
+
+// TestEarlyStopRepeat: repeating a limited log query whose shards are
+// cached invokes no querier, with a window that would otherwise launch
+// shards ahead of need (found end to end: cancelled look-ahead shards were
+// never cached, so every repeat launched and cancelled them again).
+func TestEarlyStopRepeat(t *testing.T) {
+	e := newEnv(t, 5, nil)
+	// Later shards answer slowly, so the look-ahead is still running when
+	// the limit is met and is cancelled.
+	var launched atomic.Int64 // every invocation, finished or cancelled
+	slow := frontend.InvokerFunc(func(ctx context.Context, req querier.Request) (querier.Response, error) {
+		launched.Add(1)
+		if req.ShardThrough < now.Add(-40*time.Hour).UnixNano() {
+			select {
+			case <-time.After(2 * time.Second):
+			case <-ctx.Done():
+				return querier.Response{}, ctx.Err()
+			}
+		}
+		return e.inv.Invoke(ctx, req)
+	})
+	fe, err := frontend.New(e.cfg, slow, e.bkt, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fe.Close()
+	e.fe = fe
+	p := engine.Params{Query: `{app="api"}`, Limit: 300, Start: now.Add(-5 * 24 * time.Hour), End: now.Add(-13 * time.Hour)}
+	first, err := e.fe.Query(context.Background(), tid, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.inv.calls.Load() < 2 {
+		t.Fatalf("the query needs %d shard(s): it cannot show the look-ahead", e.inv.calls.Load())
+	}
+	if launched.Load() <= e.inv.calls.Load() {
+		t.Fatalf("no look-ahead shard was cancelled (%d launched, %d answered): the case proves nothing", launched.Load(), e.inv.calls.Load())
+	}
+	for i := 0; i < 3; i++ {
+		launched.Store(0)
+		again, err := e.fe.Query(context.Background(), tid, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := launched.Load(); n != 0 {
+			t.Fatalf("repeat %d: %d invocations, want 0", i, n)
+		}
+		if diff := cmp.Diff(first.Value, again.Value); diff != "" {
+			t.Fatalf("repeat %d differs:\n%s", i, diff)
 		}
 	}
 }

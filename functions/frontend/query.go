@@ -120,27 +120,41 @@ func (f *Frontend) logQuery(ctx context.Context, t tenant.ID, lim Limits, eng *e
 		n       int
 	}
 	total := 0
+	request := func(i int) querier.Request {
+		req := shards[i].request(base)
+		req.Start, req.End = shards[i].from, shards[i].through
+		return req
+	}
+	finish := func(ctx context.Context, i int, resp *querier.Response) (shardRes, error) {
+		s := shards[i]
+		sp := p
+		sp.Start, sp.End = time.Unix(0, s.from), time.Unix(0, s.through)
+		r, err := finalizePartial(ctx, eng, sp, resp)
+		if err != nil {
+			return shardRes{}, fmt.Errorf("shard %s: %w", shards[i].day, err)
+		}
+		ss, _ := r.Value.(engine.Streams)
+		n := 0
+		for _, s := range ss {
+			n += len(s.Entries)
+		}
+		return shardRes{streams: ss, stats: r.Stats, n: n}, nil
+	}
 	parts, err := fanOutOrdered(ctx, len(shards), lim.MaxQueryParallelism,
 		func(ctx context.Context, i int) (shardRes, error) {
-			s := shards[i]
-			req := s.request(base)
-			req.Start, req.End = s.from, s.through
-			resp, err := f.run(ctx, lim, req, st)
+			resp, err := f.invoke(ctx, lim, request(i), st) // peek already missed the cache
 			if err != nil {
 				return shardRes{}, err
 			}
-			sp := p
-			sp.Start, sp.End = time.Unix(0, s.from), time.Unix(0, s.through)
-			r, err := finalizePartial(ctx, eng, sp, resp)
-			if err != nil {
-				return shardRes{}, fmt.Errorf("shard %s: %w", req.Day, err)
+			return finish(ctx, i, resp)
+		},
+		func(ctx context.Context, i int) (shardRes, bool) {
+			resp, ok := f.cached(ctx, lim, request(i), st)
+			if !ok {
+				return shardRes{}, false
 			}
-			ss, _ := r.Value.(engine.Streams)
-			n := 0
-			for _, s := range ss {
-				n += len(s.Entries)
-			}
-			return shardRes{streams: ss, stats: r.Stats, n: n}, nil
+			r, err := finish(ctx, i, resp)
+			return r, err == nil
 		},
 		func(_ int, r shardRes) bool {
 			total += r.n
