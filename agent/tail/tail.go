@@ -257,6 +257,50 @@ func (t *Tailer) findSibling(id Identity) *os.File {
 	return nil
 }
 
+// successor opens the rotated sibling of t.path last modified the
+// soonest after mod, other than the files prev and cur: the file that
+// replaced prev at the path, itself rotated since.
+func (t *Tailer) successor(mod time.Time, prev, cur Identity) (*os.File, Identity) {
+	dir, base := filepath.Split(t.path)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, Identity{}
+	}
+	var best os.FileInfo
+	var bestName string
+	for _, e := range ents {
+		if e.Name() == base || !strings.HasPrefix(e.Name(), base) || !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue
+		}
+		id := identityOf(fi)
+		if id == prev || id == cur || fi.ModTime().Before(mod) {
+			continue
+		}
+		if best == nil || fi.ModTime().Before(best.ModTime()) {
+			best, bestName = fi, e.Name()
+		}
+	}
+	if best == nil {
+		return nil, Identity{}
+	}
+	f, err := os.Open(filepath.Join(dir, bestName))
+	if err != nil {
+		return nil, Identity{}
+	}
+	// The name may have been reused since ReadDir.
+	fi, err := f.Stat()
+	if err != nil || identityOf(fi) != identityOf(best) {
+		_ = f.Close()
+		return nil, Identity{}
+	}
+	t.logger.Info("reading rotated successor", "file", f.Name())
+	return f, identityOf(fi)
+}
+
 // poll reads what is new, then checks for rotation.
 func (t *Tailer) poll(ctx context.Context, h Handler) error {
 	n, err := t.readAll(ctx, h)
@@ -278,18 +322,34 @@ func (t *Tailer) poll(ctx context.Context, h Handler) error {
 		if err := t.flushPending(ctx, h); err != nil {
 			return err
 		}
+		var prevMod time.Time
+		if pfi, err := t.f.Stat(); err == nil {
+			prevMod = pfi.ModTime()
+		}
+		prevID := t.id
 		t.close()
 		t.m.Rotations.WithLabelValues("rename").Inc()
 		t.rotated = false
 		t.discarding = false
-		if cur := identityOf(fi); !t.next.IsZero() && cur != t.next {
+		cur := identityOf(fi)
+		var next *os.File
+		var nextID Identity
+		switch {
+		case !t.next.IsZero() && cur != t.next:
 			// Rotated again meanwhile: drain the file that followed ours.
-			if f := t.findSibling(t.next); f != nil {
-				t.f, t.id, t.off = f, t.next, 0
-				t.rotated, t.quietSince, t.next = true, now, cur
-				_, err := t.readAll(ctx, h)
-				return err
-			}
+			next, nextID = t.findSibling(t.next), t.next
+		case t.next.IsZero():
+			// Resumed after a restart, or the path was missing when the
+			// rotation was seen: the file that followed ours is the
+			// rotated sibling written next.
+			next, nextID = t.successor(prevMod, prevID, cur)
+		}
+		if next != nil {
+			t.f, t.id, t.off = next, nextID, 0
+			// Its own successor is found by the same search.
+			t.rotated, t.quietSince, t.next = true, now, Identity{}
+			_, err := t.readAll(ctx, h)
+			return err
 		}
 		if err := t.openNew(); err != nil {
 			return err

@@ -473,3 +473,51 @@ func TestTailDrain(t *testing.T) {
 		t.Errorf("last offset %d, file size %d", last.Offset, fi.Size())
 	}
 }
+
+// TestTailRotatedTwiceWhileDown: the committed file was rotated, and its
+// successor rotated too, while the agent was down (the e2e kill test
+// found this): every file is read in order, none skipped.
+func TestTailRotatedTwiceWhileDown(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "0.log")
+	files := [][]string{numbered(0, 100), numbered(100, 150), numbered(150, 200), numbered(200, 220)}
+	var pos *Positions
+	for i, lines := range files {
+		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// Distinct modification times, in rotation order.
+		mt := time.Now().Add(time.Duration(i-10) * time.Second)
+		if err := os.Chtimes(path, mt, mt); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pos, err = OpenPositions(PositionsConfig{Filename: filepath.Join(dir, "p.yaml")}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pos.Commit(path, IdentityOf(fi), int64(len(strings.Join(lines[:40], "\n"))+1))
+		}
+		if i < len(files)-1 {
+			if err := os.Rename(path, fmt.Sprintf("%s.2024010%d-000000", path, i+1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var c collector
+	stop := start(t, New(path, pos, testConfig(), nil, nil), c.handle)
+	var want []string
+	want = append(want, files[0][40:]...)
+	for _, f := range files[1:] {
+		want = append(want, f...)
+	}
+	waitFor(t, "lines", func() bool { return c.count() >= len(want) })
+	stop()
+	if diff := cmp.Diff(want, c.texts()); diff != "" {
+		t.Fatalf("lines (-want +got):\n%s", diff)
+	}
+}
