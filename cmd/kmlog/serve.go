@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,7 +37,6 @@ type server struct {
 	cfg    Config
 	logger *slog.Logger
 	reg    *prometheus.Registry
-	mux    *http.ServeMux
 	ready  []func() bool
 	stops  []func(context.Context) error
 }
@@ -46,7 +44,7 @@ type server struct {
 func newServer(cfg Config, logger *slog.Logger) *server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &server{cfg: cfg, logger: logger, reg: reg, mux: http.NewServeMux()}
+	return &server{cfg: cfg, logger: logger, reg: reg}
 }
 
 func (s *server) onStop(f func(context.Context) error) { s.stops = append(s.stops, f) }
@@ -72,11 +70,6 @@ func (s *server) readyHandler() http.Handler {
 
 func (s *server) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})
-}
-
-func buildInfoHandler(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(readBuildInfo())
 }
 
 // openBucket opens the configured object store.
@@ -112,14 +105,7 @@ func (p inProcess) Ingester(member string) (distributor.Ingester, error) {
 	if !ok {
 		return nil, fmt.Errorf("no in-process ingester %q", member)
 	}
-	return localIngester{ing}, nil
-}
-
-// localIngester adapts an in-process ingester to the distributor.
-type localIngester struct{ ing *ingester.Ingester }
-
-func (l localIngester) Push(ctx context.Context, t tenant.ID, req *push.Request) error {
-	return l.ing.Push(ctx, t, req)
+	return ing, nil
 }
 
 // runtimeOf says how this process is run: as an AWS Lambda function, as a
