@@ -144,25 +144,64 @@ func (ing *Ingester) sealDue(force bool) []*head {
 			ing.mu.Unlock()
 		}
 	}
-	for _, h := range sealed {
-		ing.flushReq <- h
+	if len(sealed) > 0 {
+		ing.mu.Lock()
+		ing.queue = append(ing.queue, sealed...)
+		ing.mu.Unlock()
+		ing.signalQueued()
 	}
 	return sealed
+}
+
+// signalQueued wakes one upload loop.
+func (ing *Ingester) signalQueued() {
+	select {
+	case ing.queued <- struct{}{}:
+	default:
+	}
+}
+
+// dequeue takes the next sealed head to upload, or nil.
+func (ing *Ingester) dequeue() *head {
+	ing.mu.Lock()
+	defer ing.mu.Unlock()
+	if len(ing.queue) == 0 {
+		return nil
+	}
+	h := ing.queue[0]
+	ing.queue[0] = nil
+	ing.queue = ing.queue[1:]
+	if len(ing.queue) > 0 {
+		ing.signalQueued() // wake another loop for the rest
+	}
+	return h
+}
+
+// requeue gives back a head whose upload was abandoned.
+func (ing *Ingester) requeue(h *head) {
+	ing.mu.Lock()
+	ing.queue = append([]*head{h}, ing.queue...)
+	ing.mu.Unlock()
+	ing.signalQueued()
 }
 
 // uploadLoop uploads sealed heads, retrying each until it succeeds or ctx
 // ends.
 func (ing *Ingester) uploadLoop(ctx context.Context) {
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case h := <-ing.flushReq:
-			if err := ing.uploadWithRetry(ctx, h); err != nil {
-				// Shutting down: leave the head for Stop to upload.
-				ing.flushReq <- h
+		h := ing.dequeue()
+		if h == nil {
+			select {
+			case <-ctx.Done():
 				return
+			case <-ing.queued:
 			}
+			continue
+		}
+		if err := ing.uploadWithRetry(ctx, h); err != nil {
+			// Shutting down: leave the head for Stop to upload.
+			ing.requeue(h)
+			return
 		}
 	}
 }
@@ -266,33 +305,44 @@ func (ing *Ingester) Flush(ctx context.Context) error {
 }
 
 // Stop flushes everything it can within ctx. What it cannot upload stays
-// in the WAL and is replayed on the next start.
+// in the WAL and is replayed on the next start. It uploads by itself, so
+// it works after the context given to Start has ended.
 func (ing *Ingester) Stop(ctx context.Context) error {
 	ing.mu.Lock()
 	ing.ready = false
 	ing.mu.Unlock()
-	ing.sealDue(true)
-	// The upload loops may have stopped with the run context; upload here.
-	for {
-		var h *head
-		select {
-		case h = <-ing.flushReq:
-		default:
-		}
-		if h == nil {
-			break
-		}
-		if err := ing.uploadWithRetry(ctx, h); err != nil {
-			err = fmt.Errorf("stop: %w (the rest stays in the WAL)", err)
-			if ing.closeWAL != nil {
-				err = errors.Join(err, ing.closeWAL())
-			}
-			return err
-		}
-	}
-	err := ing.Flush(ctx)
+	err := ing.drain(ctx)
 	if ing.closeWAL != nil {
 		err = errors.Join(err, ing.closeWAL())
 	}
 	return err
+}
+
+// drain seals every head and uploads until none is left: heads an upload
+// loop gave back, and heads of pushes that were admitted before Stop.
+func (ing *Ingester) drain(ctx context.Context) error {
+	for {
+		ing.sealDue(true)
+		for h := ing.dequeue(); h != nil; h = ing.dequeue() {
+			if err := ing.uploadWithRetry(ctx, h); err != nil {
+				ing.requeue(h)
+				return fmt.Errorf("stop: %w (the rest stays in the WAL)", err)
+			}
+		}
+		ing.mu.Lock()
+		n, queued := len(ing.flushing), len(ing.queue)
+		ing.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		if queued > 0 {
+			continue // an upload loop gave a head back
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stop: %d heads not uploaded: %w (they stay in the WAL)", n, context.Cause(ctx))
+		case <-ing.queued:
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

@@ -63,11 +63,12 @@ type Ingester struct {
 	ready    bool
 	tenants  map[tenant.ID]*tenantState
 	heads    map[headKey]*head
-	flushing []*head     // sealed, uploading; still queried
-	inflight map[int]int // WAL segment -> pushes between WAL append and head apply
-	curSeg   int         // lower bound of the WAL segment new records go to
-	memBytes int64       // bytes held in heads and flushing
-	flushReq chan *head  // sealed heads to upload
+	flushing []*head       // sealed, uploading; still queried
+	inflight map[int]int   // WAL segment -> pushes between WAL append and head apply
+	curSeg   int           // lower bound of the WAL segment new records go to
+	memBytes int64         // bytes held in heads and flushing
+	queue    []*head       // sealed heads waiting for an upload loop (or Stop)
+	queued   chan struct{} // signalled when queue gains a head
 	kick     chan struct{}
 
 	m metrics
@@ -119,7 +120,7 @@ func New(cfg Config, bkt bucket.Bucket, wal WAL, lim *limits.Overrides, ringSize
 		tenants:  map[tenant.ID]*tenantState{},
 		heads:    map[headKey]*head{},
 		inflight: map[int]int{},
-		flushReq: make(chan *head, 1024),
+		queued:   make(chan struct{}, 1),
 		kick:     make(chan struct{}, 1),
 		m: metrics{
 			memory:        f.NewGauge(prometheus.GaugeOpts{Name: "kmlog_ingester_memory_bytes", Help: "Bytes held in heads, flushing or not."}),

@@ -413,3 +413,34 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestStopUploadsManyHeadsAfterRunEnds: Stop runs after the context given
+// to Start has ended (SIGTERM), so the upload loops are gone. Stop used to
+// queue sealed heads on a channel of 1024 and block forever with more.
+func TestStopUploadsManyHeadsAfterRunEnds(t *testing.T) {
+	bkt := bucket.NewMem()
+	f := start(t, testConfig(), bkt, t.TempDir(), limits.Default())
+	const tenants = 1100
+	for i := range tenants {
+		tid := tenant.ID(fmt.Sprintf("t%04d", i))
+		if err := f.ing.Push(t.Context(), tid, &push.Request{Streams: []push.Stream{{Labels: `{app="a"}`, Entries: entries(t0, "x")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.cancel() // the run context ends first, as on SIGTERM
+	done := make(chan error, 1)
+	go func() { done <- f.ing.Stop(t.Context()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("Stop did not return")
+	}
+	for _, i := range []int{0, tenants / 2, tenants - 1} {
+		if got := readBack(t, bkt, tenant.ID(fmt.Sprintf("t%04d", i))); len(got[`{app="a"}`]) != 1 {
+			t.Errorf("tenant %d: read back %v", i, got)
+		}
+	}
+}
