@@ -78,10 +78,13 @@ func (c *resultsCache) close() {
 	}
 }
 
-// cacheKey derives the key of req: a SHA-256 over the version and the
+// cacheKey derives the key of req: a SHA-256 over the version, the
 // request with its query already canonical and Recent cleared (Recent is
-// never set on a cacheable shard, but it must not split the key space).
-func cacheKey(req querier.Request) string {
+// never set on a cacheable shard, but it must not split the key space),
+// and the generation of the days it reads (see generations), so that data
+// arriving late for an old day changes the key instead of being hidden by
+// an old answer.
+func cacheKey(req querier.Request, generation string) string {
 	req.Recent = false
 	b, err := json.Marshal(req)
 	if err != nil {
@@ -91,6 +94,8 @@ func cacheKey(req querier.Request) string {
 	h.Write([]byte(cacheVersion))
 	h.Write([]byte{0})
 	h.Write(b)
+	h.Write([]byte{0})
+	h.Write([]byte(generation))
 	return hex.EncodeToString(h.Sum(nil))
 }
 

@@ -28,6 +28,7 @@ type Frontend struct {
 	log    *slog.Logger
 	m      *metrics
 	now    func() time.Time
+	gens   *generations
 	mu     sync.Mutex
 	sems   map[tenant.ID]chan struct{}
 	closed chan struct{}
@@ -61,6 +62,7 @@ func New(cfg Config, inv Invoker, bkt bucket.Bucket, logger *slog.Logger, reg pr
 	if f.now == nil {
 		f.now = time.Now
 	}
+	f.gens = &generations{bkt: bkt, now: f.now}
 	return f, nil
 }
 
@@ -190,12 +192,28 @@ func (f *Frontend) cacheable(lim Limits, req *querier.Request) bool {
 	return req.ShardThrough <= now-int64(lim.MaxCacheFreshness) && !req.Recent
 }
 
+// key is the cache key of a cacheable shard: the request and the
+// generation of the days it reads. ok is false when the generation cannot
+// be had (the shard then goes uncached).
+func (f *Frontend) key(ctx context.Context, req querier.Request) (string, bool) {
+	gen, err := f.gens.of(ctx, req)
+	if err != nil {
+		f.log.Warn("results cache off for a shard: no generation", "tenant", string(req.Tenant), "day", req.Day, "err", err)
+		return "", false
+	}
+	return cacheKey(req, gen), true
+}
+
 // cached answers a shard from the results cache, if it can.
 func (f *Frontend) cached(ctx context.Context, lim Limits, req querier.Request, st *runStats) (*querier.Response, bool) {
 	if !f.cacheable(lim, &req) {
 		return nil, false
 	}
-	r, tier := f.cache.get(ctx, req.Tenant, cacheKey(req))
+	key, ok := f.key(ctx, req)
+	if !ok {
+		return nil, false
+	}
+	r, tier := f.cache.get(ctx, req.Tenant, key)
 	switch tier {
 	case tierMemory:
 		st.mem.Add(1)
@@ -228,7 +246,7 @@ func (f *Frontend) invoke(ctx context.Context, lim Limits, req querier.Request, 
 	f.m.shards.Inc()
 	var key string
 	if cacheable {
-		key = cacheKey(req)
+		key, cacheable = f.key(ctx, req)
 		st.misses.Add(1)
 		f.m.cacheMisses.Inc()
 	}

@@ -323,6 +323,46 @@ func TestEarlyStopRepeat(t *testing.T) {
 	}
 }
 
+// TestCacheSeesLateData: entries that arrive late for an old day (a new
+// data file for it) are in the answer once the day's listing is read
+// again, although the shard was cached: the generation is in the key.
+func TestCacheSeesLateData(t *testing.T) {
+	clock := now
+	e := newEnv(t, 3, func(c *frontend.Config) { c.Now = func() time.Time { return clock } })
+	p := engine.Params{Query: `sum(count_over_time({app="api"}[1h]))`, Start: now.Add(-60 * time.Hour), End: now.Add(-40 * time.Hour), Step: time.Hour}
+	before, err := e.fe.Query(context.Background(), tid, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.inv.reset()
+	if _, err := e.fe.Query(context.Background(), tid, p); err != nil || e.inv.calls.Load() != 0 {
+		t.Fatalf("repeat: %v, %d invocations; want a cache hit", err, e.inv.calls.Load())
+	}
+	// A late flush for the old day: one more api entry at p.Start+30m.
+	late := e.es[0]
+	for _, x := range e.es {
+		if x.ls.Get("app") == "api" {
+			late = x
+			break
+		}
+	}
+	late.ts = p.Start.Add(30 * time.Minute).UnixNano()
+	late.line = "arrived late"
+	writeDays(t, e.bkt, []ent{late})
+	e.es = append(e.es, late)
+	clock = clock.Add(time.Minute) // past the listing's time to live
+	after, err := e.fe.Query(context.Background(), tid, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmp.Equal(before.Value, after.Value) {
+		t.Fatal("the late entry is not in the answer: a stale cached shard was served")
+	}
+	if diff := cmp.Diff(reference(t, e.es, p), after.Value); diff != "" {
+		t.Fatalf("(-engine +frontend):\n%s", diff)
+	}
+}
+
 // TestEarlyStopParallel: with the default parallelism the window starts
 // at one shard, so a limit the newest shard meets costs one invocation.
 func TestEarlyStopParallel(t *testing.T) {

@@ -291,10 +291,17 @@ func (f *Frontend) metricQuery(ctx context.Context, t tenant.ID, lim Limits, eng
 	if reqs[len(reqs)-1].ShardThrough <= f.now().UnixNano()-int64(max(lim.MaxCacheFreshness, lim.QueryIngestersWithin)) {
 		h := sha256.New()
 		for _, r := range reqs {
-			h.Write([]byte(cacheKey(r)))
+			k, ok := f.key(ctx, r)
+			if !ok {
+				h = nil
+				break
+			}
+			h.Write([]byte(k))
 		}
-		finalKey = hex.EncodeToString(h.Sum(nil))
-		if r, ok := f.cache.getFinal(finalKey); ok {
+		if h != nil {
+			finalKey = hex.EncodeToString(h.Sum(nil))
+		}
+		if r, ok := f.cache.getFinal(finalKey); finalKey != "" && ok {
 			n := int64(len(reqs))
 			st.shards.Add(n)
 			st.mem.Add(n)
