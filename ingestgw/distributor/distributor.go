@@ -265,6 +265,8 @@ func (d *Distributor) limiter(t tenant.ID) *tokenBucket {
 // streamTracker counts one stream's replica outcomes.
 type streamTracker struct {
 	text      string
+	quorum    int // of the replicas the ring gave this stream
+	maxFail   int
 	succeeded int
 	failed    int
 	errs      []error
@@ -276,13 +278,6 @@ type streamTracker struct {
 // quorum and is returned as rejected.
 func (d *Distributor) replicate(ctx context.Context, t tenant.ID, streams []validStream) (rejected StatusError, err error) {
 	rf := d.cfg.ReplicationFactor
-	members := d.ring.Members()
-	if len(members) == 0 {
-		return nil, ErrNoIngesters
-	}
-	replicas := min(rf, len(members))
-	quorum := replicas/2 + 1
-	maxFailures := replicas - quorum
 
 	// Group the streams by ingester.
 	type batch struct {
@@ -295,7 +290,15 @@ func (d *Distributor) replicate(ctx context.Context, t tenant.ID, streams []vali
 	for i := range streams {
 		s := &streams[i]
 		trackers[i].text = s.text
-		dst = d.ring.Get(ring.Key(t, s.hash), replicas, dst[:0])
+		// The quorum follows from the replicas this one lookup returned:
+		// the ring may change between calls, and a quorum counted from an
+		// earlier member count could never be reached.
+		dst = d.ring.Get(ring.Key(t, s.hash), rf, dst[:0])
+		if len(dst) == 0 {
+			return nil, ErrNoIngesters
+		}
+		trackers[i].quorum = len(dst)/2 + 1
+		trackers[i].maxFail = len(dst) - trackers[i].quorum
 		for _, m := range dst {
 			b := batches[m]
 			if b == nil {
@@ -343,12 +346,12 @@ func (d *Distributor) replicate(ctx context.Context, t tenant.ID, streams []vali
 			}
 			for _, i := range b.streams {
 				tr := &trackers[i]
-				if tr.succeeded >= quorum || tr.failed > maxFailures {
+				if tr.succeeded >= tr.quorum || tr.failed > tr.maxFail {
 					continue // already decided
 				}
 				if err == nil {
 					tr.succeeded++
-					if tr.succeeded == quorum {
+					if tr.succeeded == tr.quorum {
 						pending--
 						if pending == 0 {
 							finish(nil)
@@ -358,7 +361,7 @@ func (d *Distributor) replicate(ctx context.Context, t tenant.ID, streams []vali
 				}
 				tr.failed++
 				tr.errs = append(tr.errs, fmt.Errorf("%s: %w", member, err))
-				if tr.failed > maxFailures {
+				if tr.failed > tr.maxFail {
 					finish(&QuorumError{Stream: tr.text, Errs: tr.errs})
 				}
 			}

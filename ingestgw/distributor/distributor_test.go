@@ -359,3 +359,37 @@ func TestHTTPIngester(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestRingShrinksDuringPush: the ring loses members while pushes run. The
+// quorum used to be counted from Members() and the replicas from a later
+// Get(); when the ring shrank in between, a stream waited for more acks
+// than it had replicas and the push hung until its context ended.
+func TestRingShrinksDuringPush(t *testing.T) {
+	d, _ := setup(t, 3, limits.Default())
+	stop := make(chan struct{})
+	flipped := make(chan struct{})
+	go func() {
+		defer close(flipped)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if i%2 == 0 {
+				d.ring.Set([]string{"ingester-0"})
+			} else {
+				d.ring.Set([]string{"ingester-0", "ingester-1", "ingester-2"})
+			}
+		}
+	}()
+	defer func() { close(stop); <-flipped }()
+	for i := range 2000 {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		err := d.Push(ctx, "t1", req(stream(fmt.Sprintf(`{app="a%d"}`, i), "x")))
+		cancel()
+		if err != nil {
+			t.Fatalf("push %d: %v", i, err)
+		}
+	}
+}
