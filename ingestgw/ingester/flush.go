@@ -94,17 +94,22 @@ func (ing *Ingester) flushLoop(ctx context.Context) {
 	}
 }
 
-// sealDue moves heads due for a flush (all of them when force) to the
-// upload queue, and forgets streams idle for longer than their window.
+// sealDue moves heads due for a flush (all of them when force or at the
+// memory limit) to the upload queue, and forgets streams idle for longer than their window.
 func (ing *Ingester) sealDue(force bool) []*head {
 	now := ing.now()
 	ing.mu.Lock()
 	var sealed []*head
+	// At the memory limit every push is refused, so no head grows to its
+	// size: without this the limit would hold until the heads' age.
+	memFull := ing.memBytes >= ing.cfg.MaxHeadBytes
 	for k, h := range ing.heads {
 		reason := ""
 		switch {
 		case force:
 			reason = "forced"
+		case memFull:
+			reason = "memory"
 		case h.bytes >= ing.cfg.FlushSize:
 			reason = "size"
 		case now.Sub(h.created) >= ing.cfg.FlushAge:

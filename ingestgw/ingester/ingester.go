@@ -173,6 +173,7 @@ func (ing *Ingester) Push(ctx context.Context, t tenant.ID, req *push.Request) e
 	if ing.memBytes >= ing.cfg.MaxHeadBytes {
 		ing.mu.Unlock()
 		ing.m.rejected.WithLabelValues("memory_full").Inc()
+		ing.kickFlush() // heads below their size and age would hold it until FlushAge
 		return &StatusError{Code: http.StatusServiceUnavailable, Msg: fmt.Sprintf("ingester holds %d bytes, its limit is %d: retry later", ing.memBytes, ing.cfg.MaxHeadBytes)}
 	}
 	accepted, rejection := ing.admit(t, req, now)
@@ -330,10 +331,15 @@ func (ing *Ingester) maybeKick() {
 	}
 	ing.mu.Unlock()
 	if over {
-		select {
-		case ing.kick <- struct{}{}:
-		default:
-		}
+		ing.kickFlush()
+	}
+}
+
+// kickFlush wakes the flush loop.
+func (ing *Ingester) kickFlush() {
+	select {
+	case ing.kick <- struct{}{}:
+	default:
 	}
 }
 

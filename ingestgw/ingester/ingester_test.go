@@ -444,3 +444,40 @@ func TestStopUploadsManyHeadsAfterRunEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryLimitClears: heads far below their flush size and age fill the
+// memory limit (each head's arena costs at least a block). Pushes are then
+// refused, so no head grows to its size; the flush check must free the
+// memory instead of waiting for FlushAge.
+func TestMemoryLimitClears(t *testing.T) {
+	cfg := testConfig()
+	cfg.FlushSize = 1 << 20
+	cfg.MaxHeadBytes = 1 << 20
+	cfg.FlushAge = 24 * time.Hour
+	bkt := bucket.NewMem()
+	f := start(t, cfg, bkt, t.TempDir(), limits.Default())
+	p := func(i int) error {
+		return f.ing.Push(t.Context(), tenant.ID(fmt.Sprintf("t%d", i)), &push.Request{Streams: []push.Stream{{Labels: `{a="1"}`, Entries: entries(t0, "small")}}})
+	}
+	var err error
+	i := 0
+	for ; i < 100 && err == nil; i++ {
+		err = p(i)
+	}
+	if se, ok := errors.AsType[*StatusError](err); !ok || se.Code != 503 {
+		t.Fatalf("err = %v", err)
+	}
+	f.ing.sealDue(false) // what the flush loop does when kicked
+	for {
+		f.ing.mu.Lock()
+		n := len(f.ing.flushing) + len(f.ing.queue)
+		f.ing.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := p(i); err != nil {
+		t.Fatalf("push after the check freed memory: %v", err)
+	}
+}
