@@ -100,16 +100,30 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// tailLookback is how late a line may reach the ingesters and still be
+// tailed: agents batch for a second or more and retry, so a line can land
+// after newer ones were sent. Each poll also rereads this much before the
+// newest line sent, and sends what it had not sent.
+const tailLookback = 30 * time.Second
+
 type tailer struct {
 	f     *Frontend
 	t     tenant.ID
 	expr  syntax.Expr
 	limit int
 	delay time.Duration
-	// The newest timestamp sent, and the entries sent at it, so that the
-	// next poll (which starts at it) sends none twice.
-	last   int64
-	atLast map[string]struct{}
+	// start is where the tail began; last is the newest timestamp sent;
+	// sent holds the lines sent within tailLookback of last, by stream,
+	// time and line, so that no poll sends one twice.
+	start int64
+	last  int64
+	sent  map[sentKey]struct{}
+}
+
+type sentKey struct {
+	stream string
+	ts     int64
+	line   string
 }
 
 type tailEntry struct {
@@ -118,6 +132,7 @@ type tailEntry struct {
 }
 
 func (tl *tailer) run(ctx context.Context, conn *websocket.Conn, start time.Time) error {
+	tl.start, tl.last, tl.sent = start.UnixNano(), start.UnixNano(), map[sentKey]struct{}{}
 	end := tl.f.now().Add(-tl.delay)
 	if !end.After(start) {
 		end = start.Add(1)
@@ -126,13 +141,10 @@ func (tl *tailer) run(ctx context.Context, conn *websocket.Conn, start time.Time
 	if err != nil {
 		return err
 	}
-	tl.last = start.UnixNano()
 	if err := tl.send(ctx, conn, es); err != nil {
 		return err
 	}
-	if e := end.UnixNano() - 1; e > tl.last {
-		tl.last, tl.atLast = e, nil
-	}
+	tl.last = max(tl.last, end.UnixNano()-1)
 	tick := time.NewTicker(tl.f.cfg.TailPollInterval)
 	defer tick.Stop()
 	for {
@@ -145,11 +157,19 @@ func (tl *tailer) run(ctx context.Context, conn *websocket.Conn, start time.Time
 		if end.UnixNano() <= tl.last {
 			continue
 		}
-		es, err := tl.fetch(ctx, time.Unix(0, tl.last), end, tl.f.Limits(tl.t).MaxEntriesLimitPerQuery, engine.Forward)
+		limit := tl.f.Limits(tl.t).MaxEntriesLimitPerQuery
+		// Late lines behind the newest sent, then new lines: two queries,
+		// so that a window full of lines already sent never holds back the
+		// new ones.
+		late, err := tl.fetch(ctx, time.Unix(0, max(tl.start, tl.last-int64(tailLookback))), time.Unix(0, tl.last), limit, engine.Forward)
 		if err != nil {
 			return err
 		}
-		if err := tl.send(ctx, conn, es); err != nil {
+		fresh, err := tl.fetch(ctx, time.Unix(0, tl.last), end, limit, engine.Forward)
+		if err != nil {
+			return err
+		}
+		if err := tl.send(ctx, conn, append(late, fresh...)); err != nil {
 			return err
 		}
 	}
@@ -157,6 +177,9 @@ func (tl *tailer) run(ctx context.Context, conn *websocket.Conn, start time.Time
 
 // fetch returns the lines of [from, to), oldest first, that were not sent.
 func (tl *tailer) fetch(ctx context.Context, from, to time.Time, limit int, dir engine.Direction) ([]tailEntry, error) {
+	if !to.After(from) {
+		return nil, nil
+	}
 	res, err := tl.f.Query(ctx, tl.t, engine.Params{Expr: tl.expr, Start: from, End: to, Limit: limit, Direction: dir})
 	if err != nil {
 		return nil, err
@@ -166,13 +189,8 @@ func (tl *tailer) fetch(ctx context.Context, from, to time.Time, limit int, dir 
 	for _, s := range ss {
 		key := s.Labels.String()
 		for _, e := range s.Entries {
-			if e.Timestamp < tl.last {
+			if _, dup := tl.sent[sentKey{key, e.Timestamp, e.Line}]; dup {
 				continue
-			}
-			if e.Timestamp == tl.last {
-				if _, dup := tl.atLast[key+"\x00"+e.Line]; dup {
-					continue
-				}
 			}
 			out = append(out, tailEntry{s.Labels, e})
 		}
@@ -189,8 +207,8 @@ func (tl *tailer) fetch(ctx context.Context, from, to time.Time, limit int, dir 
 	return out, nil
 }
 
-// send writes one frame with es (none if es is empty) and advances the
-// cursor past them.
+// send writes one frame with es (none if es is empty), remembers them and
+// forgets what fell out of the look-back window.
 func (tl *tailer) send(ctx context.Context, conn *websocket.Conn, es []tailEntry) error {
 	if len(es) == 0 {
 		return nil
@@ -206,15 +224,12 @@ func (tl *tailer) send(ctx context.Context, conn *websocket.Conn, es []tailEntry
 			ss = append(ss, engine.Stream{Labels: te.lbls})
 		}
 		ss[j].Entries = append(ss[j].Entries, te.e)
-		if te.e.Timestamp > tl.last {
-			tl.last = te.e.Timestamp
-			tl.atLast = make(map[string]struct{})
-		}
-		if te.e.Timestamp == tl.last {
-			if tl.atLast == nil {
-				tl.atLast = make(map[string]struct{})
-			}
-			tl.atLast[k+"\x00"+te.e.Line] = struct{}{}
+		tl.sent[sentKey{k, te.e.Timestamp, te.e.Line}] = struct{}{}
+		tl.last = max(tl.last, te.e.Timestamp)
+	}
+	for k := range tl.sent {
+		if k.ts < tl.last-int64(tailLookback) {
+			delete(tl.sent, k)
 		}
 	}
 	b := append([]byte(nil), `{"streams":`...)

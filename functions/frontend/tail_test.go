@@ -63,6 +63,26 @@ func TestTail(t *testing.T) {
 	if string(next) != want {
 		t.Errorf("second frame:\n%s\nwant\n%s", next, want)
 	}
+
+	// A line that reaches storage late, behind a newer one already sent,
+	// is still tailed, once, and nothing is sent twice.
+	writeDays(t, e.bkt, []ent{{ls: ls, ts: now.Add(3 * time.Second).UnixNano(), line: "newer line"}})
+	clock.Store(now.Add(6 * time.Second).UnixNano())
+	if _, next, err = conn.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(next), "newer line") || strings.Contains(string(next), "fresh line") {
+		t.Errorf("third frame: %s", next)
+	}
+	writeDays(t, e.bkt, []ent{{ls: ls, ts: now.Add(2 * time.Second).UnixNano(), line: "late line"}})
+	clock.Store(now.Add(8 * time.Second).UnixNano())
+	if _, next, err = conn.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want = `{"streams":[{"stream":{"app":"api","env":"prod","level":"info"},"values":[["1795867202000000000","late line"]]}],"dropped_entries":null}`
+	if string(next) != want {
+		t.Errorf("late frame:\n%s\nwant\n%s", next, want)
+	}
 	conn.Close(websocket.StatusNormalClosure, "")
 }
 
