@@ -54,6 +54,12 @@ type Options struct {
 	CommitInterval time.Duration
 }
 
+// concurrentReads is how many files are read and run through the
+// pipelines at once. The pipelines run one entry at a time anyway; more
+// would only keep more read lines in memory while they wait, while a few
+// let the WAL share an fsync between appends.
+const concurrentReads = 32
+
 // Agent is one assembled node agent. Create it with New, start it with
 // Run once.
 type Agent struct {
@@ -78,6 +84,9 @@ type Agent struct {
 	exited   chan *file
 	stopping chan struct{}
 	tailers  sync.WaitGroup
+	// outs pools the handlers' pipeline output slices (*[]pipeline.Entry):
+	// a slice per file would keep a read's worth of entries per file.
+	outs sync.Pool
 
 	// flowMu covers every pipeline call together with the bookkeeping of
 	// what the pipelines hold and what is on its way to the WAL, so that a
@@ -127,6 +136,7 @@ func New(cfg config.Config, opts Options) (a *Agent, err error) {
 		inflight: map[uint64]map[uint64]int64{}, exited: make(chan *file), stopping: make(chan struct{}),
 	}
 	a.diffs.init()
+	a.outs.New = func() any { return new([]pipeline.Entry) }
 	f := promauto.With(opts.Registerer)
 	a.m = &metrics{
 		files: f.NewGauge(prometheus.GaugeOpts{
@@ -139,6 +149,7 @@ func New(cfg config.Config, opts Options) (a *Agent, err error) {
 	a.tailM = tail.NewMetrics(opts.Registerer)
 	a.tailCfg = tail.DefaultConfig()
 	a.tailCfg.PollInterval = time.Duration(cfg.Global.FileWatchConfig.MinPollFrequency)
+	a.tailCfg.Gate = tail.NewGate(concurrentReads)
 	if cfg.LimitsConfig.MaxLineSize > 0 {
 		a.tailCfg.MaxLineSize = int(cfg.LimitsConfig.MaxLineSize)
 	}

@@ -64,7 +64,7 @@ func newReceiver(t *testing.T) (*receiver, string) {
 }
 
 // testConfig is a Promtail config over root's pod logs, pushing to url.
-func testConfig(t *testing.T, root, url, maxWait string) config.Config {
+func testConfig(t testing.TB, root, url, maxWait string) config.Config {
 	t.Helper()
 	text := fmt.Sprintf(`
 server:
@@ -123,7 +123,7 @@ type running struct {
 	stop func() error
 }
 
-func startAgent(t *testing.T, cfg config.Config) running {
+func startAgent(t testing.TB, cfg config.Config) running {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	a, err := New(cfg, Options{
@@ -148,14 +148,14 @@ func startAgent(t *testing.T, cfg config.Config) running {
 	return running{a: a, stop: stop}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {

@@ -43,8 +43,8 @@ type target struct {
 	labels labels.Labels
 }
 
-// file is one tailed path. Fields are guarded by Agent.flowMu, except out
-// (the Tailer goroutine's) and exitErr (handed over with Agent.exited).
+// file is one tailed path. Fields are guarded by Agent.flowMu, except
+// exitErr (handed over with Agent.exited).
 type file struct {
 	path         string
 	targets      map[string]discovery.Target // by Target.Key
@@ -59,7 +59,6 @@ type file struct {
 	// more is committed for it until its Tailer is restarted.
 	broken bool
 
-	out     []pipeline.Entry
 	exitErr error
 }
 
@@ -96,9 +95,10 @@ func (a *Agent) retire(f *file, i int) {
 func (a *Agent) handler(f *file) tail.Handler {
 	return func(ctx context.Context, lines []tail.Line) error {
 		now := a.opts.Now()
+		op := a.outs.Get().(*[]pipeline.Entry)
 		a.flowMu.Lock()
 		t := f.tgt
-		out := f.out[:0]
+		out := (*op)[:0]
 		for _, l := range lines {
 			g := a.genFor(f, l.ID)
 			// The line's first byte: exact for a line that ended in a
@@ -118,7 +118,8 @@ func (a *Agent) handler(f *file) tail.Handler {
 		a.flowMu.Unlock()
 		err := a.appendBatch(ctx, b, out)
 		clear(out)
-		f.out = out[:0]
+		*op = out[:0]
+		a.outs.Put(op)
 		return err
 	}
 }

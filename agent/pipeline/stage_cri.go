@@ -77,7 +77,12 @@ func parseCRI(s string) (ts, stream, flags, content string, ok bool) {
 	if len(rest) < 7 || (rest[:7] != "stdout " && rest[:7] != "stderr ") {
 		return
 	}
-	stream, rest = rest[:6], rest[7:]
+	// A constant, not a cut of s: the stream label outlives the line.
+	stream = "stdout"
+	if rest[:6] == "stderr" {
+		stream = "stderr"
+	}
+	rest = rest[7:]
 	j := 0
 	for j < len(rest) && !isRE2Space(rest[j]) {
 		j++

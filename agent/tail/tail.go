@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,36 @@ type Config struct {
 	ReadFromEnd bool `yaml:"read_from_end"`
 	// ReadSize is the size of one read (0: 64 KiB).
 	ReadSize int `yaml:"-"`
+	// Gate, when set, bounds how many Tailers sharing it read and hand
+	// on lines at once: the lines of a read are in memory until the
+	// Handler returns, and a thousand files written at once would
+	// otherwise all be.
+	Gate *Gate `yaml:"-"`
+}
+
+// Gate bounds the Tailers that read at once. Create it with NewGate.
+type Gate struct{ slots chan struct{} }
+
+// NewGate returns a Gate letting n Tailers read at once (n < 1: one).
+func NewGate(n int) *Gate { return &Gate{slots: make(chan struct{}, max(n, 1))} }
+
+// enter waits for a slot; it reports false when ctx ended first.
+func (g *Gate) enter(ctx context.Context) bool {
+	if g == nil {
+		return true
+	}
+	select {
+	case g.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (g *Gate) leave() {
+	if g != nil {
+		<-g.slots
+	}
 }
 
 // DefaultConfig returns the defaults.
@@ -54,8 +85,7 @@ func (c Config) Validate() error {
 
 // Line is one line read from a file.
 type Line struct {
-	// Text is the line without its newline. It may share memory with
-	// other lines of the same read; it is never modified.
+	// Text is the line without its newline; it is never modified.
 	Text string
 	// ID is the identity of the file the line was read from.
 	ID Identity
@@ -89,7 +119,6 @@ type Tailer struct {
 	next       Identity  // rotated: what path named when the rotation was seen
 	quietSince time.Time // rotated: last time f produced bytes
 
-	buf   []byte
 	lines []Line
 
 	drain     chan struct{} // closed by Drain
@@ -422,28 +451,26 @@ func (t *Tailer) flushPending(ctx context.Context, h Handler) error {
 // readAll reads to the end of the file, handing lines to h after every
 // read. It returns the number of bytes read.
 func (t *Tailer) readAll(ctx context.Context, h Handler) (int64, error) {
-	if t.buf == nil {
-		t.buf = make([]byte, t.cfg.ReadSize)
-	}
 	var total int64
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, nil
 		}
-		n, err := t.f.Read(t.buf)
-		if n > 0 {
-			total += int64(n)
-			t.m.ReadBytes.Add(float64(n))
-			t.split(t.buf[:n])
-			if len(t.lines) > 0 {
-				t.m.ReadLines.Add(float64(len(t.lines)))
-				if herr := h(ctx, t.lines); herr != nil {
-					return total, herr
-				}
-				clear(t.lines)
-				t.lines = t.lines[:0]
-			}
+		if !t.cfg.Gate.enter(ctx) {
+			return total, nil
 		}
+		n, err := t.readOnce()
+		total += int64(n)
+		if len(t.lines) > 0 {
+			t.m.ReadLines.Add(float64(len(t.lines)))
+			if herr := h(ctx, t.lines); herr != nil {
+				t.cfg.Gate.leave()
+				return total, herr
+			}
+			clear(t.lines)
+			t.lines = t.lines[:0]
+		}
+		t.cfg.Gate.leave()
 		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
 			return total, nil
 		}
@@ -453,31 +480,58 @@ func (t *Tailer) readAll(ctx context.Context, h Handler) (int64, error) {
 	}
 }
 
+// readOnce reads once and splits what it read into t.lines.
+func (t *Tailer) readOnce() (int, error) {
+	// The read buffer is borrowed for the read only: split copies what
+	// it keeps, and an idle Tailer (or one blocked in h) holds none.
+	bp := getReadBuf(t.cfg.ReadSize)
+	defer readBufs.Put(bp)
+	n, err := t.f.Read(*bp)
+	if n > 0 {
+		t.m.ReadBytes.Add(float64(n))
+		t.split((*bp)[:n])
+	}
+	return n, err
+}
+
+// readBufs holds read buffers shared by all Tailers: a thousand idle
+// Tailers would otherwise keep a thousand ReadSize buffers.
+var readBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// getReadBuf returns a pooled buffer of length size.
+func getReadBuf(size int) *[]byte {
+	bp := readBufs.Get().(*[]byte)
+	if cap(*bp) < size {
+		*bp = make([]byte, size)
+	}
+	*bp = (*bp)[:size]
+	return bp
+}
+
 // split cuts b into lines appended to t.lines, keeping an unfinished tail
-// in t.pending. Complete lines that lie wholly in b share one string.
+// in t.pending. Each line gets its own string: a line that a pipeline
+// keeps (a multiline block's start) then keeps only itself in memory, not
+// the whole read.
 func (t *Tailer) split(b []byte) {
-	s := string(b)
 	maxLen := t.cfg.MaxLineSize
-	start := 0
-	for start < len(s) {
-		i := strings.IndexByte(s[start:], '\n')
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
-			rest := s[start:]
-			t.off += int64(len(rest))
+			t.off += int64(len(b))
 			if t.discarding {
 				return
 			}
-			if room := maxLen - len(t.pending); len(rest) > room {
-				t.pending = append(t.pending, rest[:room]...)
+			if room := maxLen - len(t.pending); len(b) > room {
+				t.pending = append(t.pending, b[:room]...)
 				t.discarding = true
 				return
 			}
-			t.pending = append(t.pending, rest...)
+			t.pending = append(t.pending, b...)
 			return
 		}
-		seg := s[start : start+i]
+		seg := b[:i]
 		t.off += int64(i + 1)
-		start += i + 1
+		b = b[i+1:]
 		line := Line{ID: t.id, Offset: t.off}
 		switch {
 		case t.discarding:
@@ -490,15 +544,22 @@ func (t *Tailer) split(b []byte) {
 			line.Text = string(full)
 			t.pending = full[:0]
 		case len(seg) > maxLen:
-			line.Text, line.Truncated = seg[:maxLen], true
+			line.Text, line.Truncated = string(seg[:maxLen]), true
 		default:
-			line.Text = seg
+			line.Text = string(seg)
 		}
 		if line.Truncated {
 			t.m.TruncatedLines.Inc()
 		}
 		t.pending = t.pending[:0]
+		if cap(t.pending) > maxKeptPending {
+			t.pending = nil // one long line must not cost every Tailer its size
+		}
 		t.discarding = false
 		t.lines = append(t.lines, line)
 	}
 }
+
+// maxKeptPending is the largest partial-line buffer a Tailer keeps for
+// reuse once the line is complete.
+const maxKeptPending = 4 << 10
