@@ -340,6 +340,7 @@ func TestHTTPIngester(t *testing.T) {
 			return
 		}
 		if got.Streams[0].Entries[0].Line == "reject" {
+			w.Header().Set(StoredRestHeader, "1")
 			http.Error(w, "too old", 400)
 			return
 		}
@@ -391,5 +392,33 @@ func TestRingShrinksDuringPush(t *testing.T) {
 		if err != nil {
 			t.Fatalf("push %d: %v", i, err)
 		}
+	}
+}
+
+// TestHTTPIngesterRejectsWhole: a 4xx that stored nothing (here the
+// ingester's body limit, lower than the distributor's) is a failed
+// replica. It used to count towards the quorum like a partial rejection,
+// so the client got 400, dropped the batch, and no ingester had it.
+func TestHTTPIngesterRejectsWhole(t *testing.T) {
+	var names []string
+	for range 3 {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		}))
+		defer srv.Close()
+		names = append(names, strings.TrimPrefix(srv.URL, "http://"))
+	}
+	ov, err := limits.NewOverrides(limits.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(DefaultConfig(), ov, ring.New(names), &HTTPClients{}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.now = func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }
+	err = d.Push(t.Context(), "t1", req(stream(`{app="a"}`, "x")))
+	if _, ok := errors.AsType[*QuorumError](err); !ok || StatusOf(err) != http.StatusServiceUnavailable {
+		t.Fatalf("every replica stored nothing: err = %v (status %d), want a quorum failure", err, StatusOf(err))
 	}
 }

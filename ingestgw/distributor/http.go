@@ -105,6 +105,12 @@ func (c *HTTPClients) Ingester(member string) (Ingester, error) {
 // IngesterPushPath is the ingester's internal push endpoint.
 const IngesterPushPath = "/ingester/push"
 
+// StoredRestHeader marks an ingester's 4xx answer to a push whose valid
+// part it stored (ingestgw/ingester sets it). A 4xx without it stored
+// nothing: a body the ingester could not decode or found too large, a
+// wrong path, a proxy's answer. Such a replica has failed.
+const StoredRestHeader = "X-Kmlog-Stored-Rest"
+
 type httpIngester struct {
 	client *http.Client
 	url    string
@@ -136,6 +142,9 @@ func (h *httpIngester) Push(ctx context.Context, t tenant.ID, req *push.Request)
 	_, _ = io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode/100 == 2 {
 		return nil
+	}
+	if resp.StatusCode/100 == 4 && resp.Header.Get(StoredRestHeader) == "" {
+		return fmt.Errorf("push to ingester: nothing stored: status %d: %s", resp.StatusCode, strings.TrimSpace(string(msg)))
 	}
 	return &httpStatusError{code: resp.StatusCode, msg: strings.TrimSpace(string(msg))}
 }

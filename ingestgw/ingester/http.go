@@ -23,6 +23,11 @@ const (
 
 const orgIDHeader = "X-Scope-OrgID"
 
+// storedRestHeader marks a 4xx push answer whose valid part was stored;
+// the distributor (distributor.StoredRestHeader) counts only those as a
+// replica's success.
+const storedRestHeader = "X-Kmlog-Stored-Rest"
+
 // Handler serves the ingester's internal HTTP API.
 func (ing *Ingester) Handler(maxBody int64) http.Handler {
 	mux := http.NewServeMux()
@@ -43,6 +48,10 @@ func (ing *Ingester) Handler(maxBody int64) http.Handler {
 		}
 		if err := ing.Push(r.Context(), t, req); err != nil {
 			if se, ok := errors.AsType[*StatusError](err); ok {
+				if se.Code/100 == 4 {
+					// The rest was stored; see distributor.StoredRestHeader.
+					w.Header().Set(storedRestHeader, "1")
+				}
 				http.Error(w, se.Msg, se.Code)
 				return
 			}

@@ -1,12 +1,14 @@
 package ingester
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -479,5 +481,35 @@ func TestMemoryLimitClears(t *testing.T) {
 	}
 	if err := p(i); err != nil {
 		t.Fatalf("push after the check freed memory: %v", err)
+	}
+}
+
+// TestHTTPPushMarksStoredRest: the distributor counts a 4xx as a replica's
+// success only when the ingester says it stored the rest.
+func TestHTTPPushMarksStoredRest(t *testing.T) {
+	cfg := testConfig()
+	cfg.OutOfOrderWindow = time.Minute
+	f := start(t, cfg, bucket.NewMem(), t.TempDir(), limits.Default())
+	h := f.ing.Handler(1 << 10)
+	do := func(body []byte) *http.Response {
+		r := httptest.NewRequestWithContext(t.Context(), http.MethodPost, PushPath, bytes.NewReader(body))
+		r.Header.Set(orgIDHeader, "t")
+		r.Header.Set("Content-Type", push.ContentTypeProto)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Result()
+	}
+	ok := push.EncodeProto(&push.Request{Streams: []push.Stream{{Labels: `{a="1"}`, Entries: entries(t0.Add(time.Hour), "new")}}})
+	if resp := do(ok); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	partial := push.EncodeProto(&push.Request{Streams: []push.Stream{{Labels: `{a="1"}`, Entries: entries(t0, "too old")}, {Labels: `{a="2"}`, Entries: entries(t0, "fine")}}})
+	if resp := do(partial); resp.StatusCode != http.StatusBadRequest || resp.Header.Get(storedRestHeader) == "" {
+		t.Fatalf("partial rejection: status %d, %s %q", resp.StatusCode, storedRestHeader, resp.Header.Get(storedRestHeader))
+	}
+	for name, body := range map[string][]byte{"garbage": []byte("garbage"), "too large": push.EncodeProto(&push.Request{Streams: []push.Stream{{Labels: `{a="1"}`, Entries: entries(t0.Add(time.Hour), strings.Repeat("x", 4<<10))}}})} {
+		if resp := do(body); resp.StatusCode/100 != 4 || resp.Header.Get(storedRestHeader) != "" {
+			t.Errorf("%s: status %d, %s %q", name, resp.StatusCode, storedRestHeader, resp.Header.Get(storedRestHeader))
+		}
 	}
 }
