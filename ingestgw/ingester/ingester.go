@@ -171,9 +171,14 @@ func (ing *Ingester) Push(ctx context.Context, t tenant.ID, req *push.Request) e
 		return ErrNotReady
 	}
 	if ing.memBytes >= ing.cfg.MaxHeadBytes {
+		live := len(ing.heads) > 0
 		ing.mu.Unlock()
 		ing.m.rejected.WithLabelValues("memory_full").Inc()
-		ing.kickFlush() // heads below their size and age would hold it until FlushAge
+		if live {
+			// Live heads below their size and age would hold the memory
+			// until FlushAge; sealed ones are already uploading.
+			ing.kickFlush()
+		}
 		return &StatusError{Code: http.StatusServiceUnavailable, Msg: fmt.Sprintf("ingester holds %d bytes, its limit is %d: retry later", ing.memBytes, ing.cfg.MaxHeadBytes)}
 	}
 	accepted, rejection := ing.admit(t, req, now)
