@@ -71,9 +71,13 @@ type gen struct {
 	readEnd int64 // offset just past the last line handed to the pipeline
 }
 
-// genFor returns the generation lines of identity id belong to. flowMu held.
-func (a *Agent) genFor(f *file, id tail.Identity) *gen {
-	if n := len(f.gens); n > 0 && f.gens[n-1].ident == id {
+// genFor returns the generation a line of identity id ending at off
+// belongs to. A file truncated in place (copytruncate) keeps its identity
+// but starts a new generation: its offsets start again, and the old
+// generation's read end must not stand for the new content's lines.
+// flowMu held.
+func (a *Agent) genFor(f *file, id tail.Identity, off int64) *gen {
+	if n := len(f.gens); n > 0 && f.gens[n-1].ident == id && off > f.gens[n-1].readEnd {
 		return f.gens[n-1]
 	}
 	a.nextGen++
@@ -100,7 +104,7 @@ func (a *Agent) handler(f *file) tail.Handler {
 		t := f.tgt
 		out := (*op)[:0]
 		for _, l := range lines {
-			g := a.genFor(f, l.ID)
+			g := a.genFor(f, l.ID, l.Offset)
 			// The line's first byte: exact for a line that ended in a
 			// newline; otherwise the previous line's end, which is not
 			// later.

@@ -1,0 +1,48 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// TestAgentTruncatedFileHeldLine: after a copytruncate, a line of the new
+// content held by the multiline stage keeps the committed position at its
+// start, not at the old content's end (past it, a crash would skip it).
+func TestAgentTruncatedFileHeldLine(t *testing.T) {
+	root := t.TempDir()
+	_, url := newReceiver(t)
+	cfg := testConfig(t, root, url, "1h") // blocks end only with the next start
+	a := startAgent(t, cfg)
+	app := filepath.Join(root, "pods", "prod_app-1_u1", "app", "0.log")
+	var old []string
+	for i := range 5 {
+		old = append(old, cri(i, "F", `{"level":"info","msg":"old line with some padding"}`))
+	}
+	appendFile(t, app, old...)
+	size := func() int64 { fi, _ := os.Stat(app); return fi.Size() }
+	oldSize := size()
+	waitFor(t, "the old content read", func() bool {
+		ts := a.a.Targets()
+		return len(ts) == 1 && ts[0].ReadOffset == oldSize
+	})
+	if err := os.Truncate(app, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the truncation seen", func() bool {
+		return testutil.ToFloat64(a.a.tailM.Rotations.WithLabelValues("truncate")) == 1
+	})
+	// The new first line releases the old held block and is held itself.
+	appendFile(t, app, cri(10, "F", `{"level":"info","msg":"new"}`))
+	newSize := size()
+	waitFor(t, "the new line read", func() bool {
+		ts := a.a.Targets()
+		return len(ts) == 1 && ts[0].ReadOffset == newSize
+	})
+	a.a.commit()
+	if ts := a.a.Targets(); ts[0].Committed != 0 {
+		t.Errorf("committed offset %d with the new content's first line (at 0) held; the old content ended at %d", ts[0].Committed, oldSize)
+	}
+}
