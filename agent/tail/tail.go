@@ -120,6 +120,10 @@ type Tailer struct {
 	quietSince time.Time // rotated: last time f produced bytes
 
 	lines []Line
+	// sig holds the last sigLen bytes before off: a file truncated and
+	// written again past off between two polls shows other bytes there.
+	sig    [sigSize]byte
+	sigLen int
 
 	drain     chan struct{} // closed by Drain
 	drainOnce sync.Once
@@ -253,6 +257,7 @@ func (t *Tailer) open() error {
 }
 
 func (t *Tailer) seek() error {
+	t.sigLen = 0
 	if _, err := t.f.Seek(t.off, io.SeekStart); err != nil {
 		return fmt.Errorf("seek %s: %w", t.f.Name(), err)
 	}
@@ -374,7 +379,7 @@ func (t *Tailer) poll(ctx context.Context, h Handler) error {
 			next, nextID = t.successor(prevMod, prevID, cur)
 		}
 		if next != nil {
-			t.f, t.id, t.off = next, nextID, 0
+			t.f, t.id, t.off, t.sigLen = next, nextID, 0, 0
 			// Its own successor is found by the same search.
 			t.rotated, t.quietSince, t.next = true, now, Identity{}
 			_, err := t.readAll(ctx, h)
@@ -399,13 +404,7 @@ func (t *Tailer) poll(ctx context.Context, h Handler) error {
 		return fmt.Errorf("stat %s: %w", t.path, err)
 	}
 	if cur.Size() < t.off {
-		if err := t.flushPending(ctx, h); err != nil {
-			return err
-		}
-		t.m.Rotations.WithLabelValues("truncate").Inc()
-		t.logger.Info("file truncated, reading from start", "offset", t.off, "size", cur.Size())
-		t.off, t.discarding = 0, false
-		if err := t.seek(); err != nil {
+		if err := t.restart(ctx, h); err != nil {
 			return err
 		}
 		_, err := t.readAll(ctx, h)
@@ -428,7 +427,7 @@ func (t *Tailer) openNew() error {
 		_ = f.Close()
 		return fmt.Errorf("stat %s: %w", t.path, err)
 	}
-	t.f, t.id, t.off = f, identityOf(fi), 0
+	t.f, t.id, t.off, t.sigLen = f, identityOf(fi), 0, 0
 	return nil
 }
 
@@ -459,7 +458,14 @@ func (t *Tailer) readAll(ctx context.Context, h Handler) (int64, error) {
 		if !t.cfg.Gate.enter(ctx) {
 			return total, nil
 		}
-		n, err := t.readOnce()
+		n, err := t.readOnce(total == 0)
+		if errors.Is(err, errReplaced) {
+			t.cfg.Gate.leave()
+			if err := t.restart(ctx, h); err != nil {
+				return total, err
+			}
+			continue
+		}
 		total += int64(n)
 		if len(t.lines) > 0 {
 			t.m.ReadLines.Add(float64(len(t.lines)))
@@ -480,18 +486,67 @@ func (t *Tailer) readAll(ctx context.Context, h Handler) (int64, error) {
 	}
 }
 
-// readOnce reads once and splits what it read into t.lines.
-func (t *Tailer) readOnce() (int, error) {
+// readOnce reads once and splits what it read into t.lines. With verify,
+// when it read something, it first checks that the bytes before the read
+// are still those read last (errReplaced when not).
+func (t *Tailer) readOnce(verify bool) (int, error) {
 	// The read buffer is borrowed for the read only: split copies what
 	// it keeps, and an idle Tailer (or one blocked in h) holds none.
 	bp := getReadBuf(t.cfg.ReadSize)
 	defer readBufs.Put(bp)
 	n, err := t.f.Read(*bp)
 	if n > 0 {
+		if verify && t.replaced() {
+			return 0, errReplaced
+		}
 		t.m.ReadBytes.Add(float64(n))
 		t.split((*bp)[:n])
+		t.keepSig((*bp)[:n])
 	}
 	return n, err
+}
+
+// sigSize is how many bytes before the read offset are compared.
+const sigSize = 32
+
+// errReplaced reports a file truncated and written again since the last
+// read.
+var errReplaced = errors.New("file content replaced")
+
+// replaced reports whether the bytes before t.off differ from those read.
+func (t *Tailer) replaced() bool {
+	if t.sigLen == 0 || t.off < int64(t.sigLen) {
+		return false
+	}
+	var b [sigSize]byte
+	n, err := t.f.ReadAt(b[:t.sigLen], t.off-int64(t.sigLen))
+	if n < t.sigLen && err != nil && !errors.Is(err, io.EOF) {
+		return false // cannot tell; the size check still applies
+	}
+	return !bytes.Equal(b[:n], t.sig[:t.sigLen])
+}
+
+// keepSig remembers the last bytes of b, just read, as those before t.off.
+func (t *Tailer) keepSig(b []byte) {
+	if len(b) >= sigSize {
+		t.sigLen = copy(t.sig[:], b[len(b)-sigSize:])
+		return
+	}
+	keep := min(t.sigLen, sigSize-len(b))
+	copy(t.sig[:keep], t.sig[t.sigLen-keep:t.sigLen])
+	t.sigLen = keep + copy(t.sig[keep:], b)
+}
+
+// restart reads the file from its start again: it was truncated in place
+// (copytruncate).
+func (t *Tailer) restart(ctx context.Context, h Handler) error {
+	if err := t.flushPending(ctx, h); err != nil {
+		return err
+	}
+	t.m.Rotations.WithLabelValues("truncate").Inc()
+	t.logger.Info("file truncated, reading from start", "offset", t.off)
+	t.off, t.discarding = 0, false
+	return t.seek()
 }
 
 // readBufs holds read buffers shared by all Tailers: a thousand idle
