@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -511,5 +512,69 @@ func TestHTTPPushMarksStoredRest(t *testing.T) {
 		if resp := do(body); resp.StatusCode/100 != 4 || resp.Header.Get(storedRestHeader) != "" {
 			t.Errorf("%s: status %d, %s %q", name, resp.StatusCode, storedRestHeader, resp.Header.Get(storedRestHeader))
 		}
+	}
+}
+
+// fullDisk fails appends while full is set, as a WAL on a full disk does.
+type fullDisk struct {
+	WAL
+	full atomic.Bool
+}
+
+func (d *fullDisk) Append(ctx context.Context, rec []byte) error {
+	if d.full.Load() {
+		return fmt.Errorf("append to wal segment: %w", syscall.ENOSPC)
+	}
+	return d.WAL.Append(ctx, rec)
+}
+
+// TestWALDiskFull: a push the WAL cannot store fails with a 5xx and is not
+// visible; once space is back the same push is stored.
+func TestWALDiskFull(t *testing.T) {
+	wcfg := wal.DefaultConfig()
+	wcfg.Dir = t.TempDir()
+	w, err := wal.Open(wcfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Close() })
+	disk := &fullDisk{WAL: w}
+	ov, _ := limits.NewOverrides(limits.Default())
+	bkt := bucket.NewMem()
+	ing, err := New(testConfig(), bkt, disk, ov, nil, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ing.now = func() time.Time { return t0.Add(time.Minute) }
+	if err := ing.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	h := ing.Handler(1 << 20)
+	body := push.EncodeProto(&push.Request{Streams: []push.Stream{{Labels: `{a="1"}`, Entries: entries(t0, "one", "two")}}})
+	do := func() int {
+		r := httptest.NewRequestWithContext(t.Context(), http.MethodPost, PushPath, bytes.NewReader(body))
+		r.Header.Set(orgIDHeader, "t")
+		r.Header.Set("Content-Type", push.ContentTypeProto)
+		rw := httptest.NewRecorder()
+		h.ServeHTTP(rw, r)
+		return rw.Code
+	}
+	disk.full.Store(true)
+	if code := do(); code/100 != 5 {
+		t.Fatalf("push on a full disk: status %d, want 5xx", code)
+	}
+	q := Query{Matchers: []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "a", "1")}, Through: 1<<63 - 1}
+	if res, _ := ing.Query(t.Context(), "t", q); len(res.Streams) != 0 {
+		t.Fatalf("a failed push is visible: %+v", res)
+	}
+	disk.full.Store(false)
+	if code := do(); code != http.StatusNoContent {
+		t.Fatalf("push once space is back: status %d", code)
+	}
+	if err := ing.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBack(t, bkt, "t")[`{a="1"}`]; len(got) != 2 {
+		t.Fatalf("read back %v", got)
 	}
 }
