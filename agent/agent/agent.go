@@ -71,14 +71,16 @@ type Agent struct {
 	jobList []*job
 	pos     *tail.Positions
 	wal     *wal.WAL
-	clients []*ship.Client
-	disc    *discovery.Manager
-	tailCfg tail.Config
-	tailM   *tail.Metrics
-	m       *metrics
-	ln      net.Listener
-	srv     *http.Server
-	ready   atomic.Bool
+	// recordBytes bounds the lines of one WAL record (see append).
+	recordBytes int64
+	clients     []*ship.Client
+	disc        *discovery.Manager
+	tailCfg     tail.Config
+	tailM       *tail.Metrics
+	m           *metrics
+	ln          net.Listener
+	srv         *http.Server
+	ready       atomic.Bool
 
 	diffs    diffQueue
 	exited   chan *file
@@ -107,6 +109,7 @@ type job struct {
 type metrics struct {
 	files     prometheus.Gauge
 	appendErr prometheus.Counter
+	tooLarge  prometheus.Counter
 }
 
 // New builds the agent: pipelines, positions, WAL, shipping clients,
@@ -144,6 +147,10 @@ func New(cfg config.Config, opts Options) (a *Agent, err error) {
 		}),
 		appendErr: f.NewCounter(prometheus.CounterOpts{
 			Name: "kmlog_agent_wal_append_errors_total", Help: "WAL appends that failed; their lines are read again later.",
+		}),
+		tooLarge: f.NewCounter(prometheus.CounterOpts{
+			Name: "kmlog_agent_too_large_entries_total",
+			Help: "Entries dropped because one alone exceeds a WAL record (MaxRecordSize or half of wal max_size_bytes).",
 		}),
 	}
 	a.tailM = tail.NewMetrics(opts.Registerer)
@@ -220,6 +227,7 @@ func New(cfg config.Config, opts Options) (a *Agent, err error) {
 		return nil, err
 	}
 	a.wal = w
+	a.recordBytes = min(maxAppendBytes, walCfg.MaxSizeBytes/8)
 	closers = append(closers, w.Close)
 
 	for i, c := range clientCfgs {

@@ -66,6 +66,12 @@ func newReceiver(t *testing.T) (*receiver, string) {
 // testConfig is a Promtail config over root's pod logs, pushing to url.
 func testConfig(t testing.TB, root, url, maxWait string) config.Config {
 	t.Helper()
+	return testConfigWAL(t, root, url, maxWait, 65536, 1048576)
+}
+
+// testConfigWAL is testConfig with the given WAL sizes.
+func testConfigWAL(t testing.TB, root, url, maxWait string, segSize, maxSize int) config.Config {
+	t.Helper()
 	text := fmt.Sprintf(`
 server:
   http_listen_address: 127.0.0.1
@@ -75,8 +81,8 @@ positions:
   sync_period: 100ms
 wal:
   dir: %[1]s/state/wal
-  segment_size_bytes: 65536
-  max_size_bytes: 1048576
+  segment_size_bytes: %[4]d
+  max_size_bytes: %[5]d
 clients:
   - url: %[2]s
     batchwait: 50ms
@@ -106,7 +112,7 @@ scrape_configs:
         labels:
           job: pods
           __path__: %[1]s/pods/*/*/0.log
-`, root, url, maxWait)
+`, root, url, maxWait, segSize, maxSize)
 	if err := os.MkdirAll(filepath.Join(root, "state"), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,10 @@
 // ingesters drop the exact duplicates this ships again (same stream, CRI
 // timestamp and line).
 //
+// An entry too large for one WAL record on its own (above MaxRecordSize
+// or half of wal max_size_bytes: a huge multiline block) is dropped and
+// counted in kmlog_agent_too_large_entries_total, so that its file goes on.
+//
 // # Targets coming and going
 //
 // One Tailer follows a path, whatever the number of targets naming it

@@ -12,6 +12,7 @@ import (
 	"github.com/kubemate/kmlog/agent/discovery"
 	"github.com/kubemate/kmlog/agent/pipeline"
 	"github.com/kubemate/kmlog/agent/tail"
+	"github.com/kubemate/kmlog/agent/wal"
 	"github.com/kubemate/kmlog/format/labels"
 	"github.com/kubemate/kmlog/format/push"
 )
@@ -172,6 +173,8 @@ func (a *Agent) appendBatch(ctx context.Context, b uint64, out []pipeline.Entry)
 }
 
 // maxAppendBytes bounds one WAL record's lines; a bigger group is split.
+// A small WAL bounds them further (Agent.recordBytes): it refuses records
+// above half its max_size_bytes.
 const maxAppendBytes = 4 << 20
 
 // append groups entries by tenant and stream and appends each tenant's
@@ -190,7 +193,7 @@ func (a *Agent) append(ctx context.Context, out []pipeline.Entry) error {
 		if len(g.streams) == 0 {
 			return nil
 		}
-		err := a.wal.Append(ctx, tenant, g.streams)
+		err := a.appendStreams(ctx, tenant, g.streams)
 		g.streams, g.index, g.bytes = nil, map[string]int{}, 0
 		return err
 	}
@@ -215,7 +218,7 @@ func (a *Agent) append(ctx context.Context, out []pipeline.Entry) error {
 			Timestamp: e.Timestamp.UnixNano(), Line: e.Line, Metadata: e.Metadata,
 		})
 		g.bytes += len(e.Line) + 16
-		if g.bytes >= maxAppendBytes {
+		if int64(g.bytes) >= a.recordBytes {
 			if err := flush(e.Tenant, g); err != nil {
 				return err
 			}
@@ -227,6 +230,35 @@ func (a *Agent) append(ctx context.Context, out []pipeline.Entry) error {
 		}
 	}
 	return nil
+}
+
+// appendStreams appends one tenant's streams as a WAL record. A record
+// the WAL refuses as too large is split in two, down to single entries;
+// an entry too large alone can never be stored and is dropped (counted),
+// since refusing it would stop its file forever.
+func (a *Agent) appendStreams(ctx context.Context, tenant string, streams []push.Stream) error {
+	err := a.wal.Append(ctx, tenant, streams)
+	if !errors.Is(err, wal.ErrTooLarge) {
+		return err
+	}
+	var left, right []push.Stream
+	switch {
+	case len(streams) > 1:
+		left, right = streams[:len(streams)/2], streams[len(streams)/2:]
+	case len(streams[0].Entries) > 1:
+		s, es := streams[0], streams[0].Entries
+		left = []push.Stream{{Labels: s.Labels, Entries: es[:len(es)/2]}}
+		right = []push.Stream{{Labels: s.Labels, Entries: es[len(es)/2:]}}
+	default:
+		a.m.tooLarge.Inc()
+		a.logger.Error("dropping an entry too large for a wal record", "tenant", tenant,
+			"labels", streams[0].Labels, "line_bytes", len(streams[0].Entries[0].Line))
+		return nil
+	}
+	if err := a.appendStreams(ctx, tenant, left); err != nil {
+		return err
+	}
+	return a.appendStreams(ctx, tenant, right)
 }
 
 // manage applies discovery diffs, restarts and retires Tailers, and

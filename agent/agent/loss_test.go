@@ -3,6 +3,7 @@ package agent
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -45,4 +46,30 @@ func TestAgentTruncatedFileHeldLine(t *testing.T) {
 	if ts := a.a.Targets(); ts[0].Committed != 0 {
 		t.Errorf("committed offset %d with the new content's first line (at 0) held; the old content ended at %d", ts[0].Committed, oldSize)
 	}
+}
+
+// TestAgentTooLargeBlock: a multiline block too large for one WAL record
+// is dropped (and counted); the file's position moves on past it and its
+// later lines are shipped, instead of the file committing nothing more.
+func TestAgentTooLargeBlock(t *testing.T) {
+	root := t.TempDir()
+	rc, url := newReceiver(t)
+	cfg := testConfigWAL(t, root, url, "50ms", 4096, 8192) // records up to 4 KiB
+	a := startAgent(t, cfg)
+	app := filepath.Join(root, "pods", "prod_app-1_u1", "app", "0.log")
+	big := []string{cri(1, "F", `{"level":"info","msg":"big block"}`)}
+	for i := range 6 {
+		big = append(big, cri(2+i, "F", strings.Repeat("x", 1000)))
+	}
+	appendFile(t, app, big...)
+	waitFor(t, "the big block flushed", func() bool {
+		return testutil.ToFloat64(a.a.m.appendErr)+testutil.ToFloat64(a.a.m.tooLarge) > 0
+	})
+	appendFile(t, app, cri(20, "F", `{"level":"info","msg":"after"}`), cri(21, "F", `{"level":"info","msg":"last"}`))
+	size := func() int64 { fi, _ := os.Stat(app); return fi.Size() }()
+	waitFor(t, "the later lines shipped", func() bool { return len(rc.snapshot()) == 2 })
+	waitFor(t, "the position at the end", func() bool {
+		ts := a.a.Targets()
+		return len(ts) == 1 && ts[0].Committed == size
+	})
 }
