@@ -447,6 +447,12 @@ func (a *Agent) commitFile(f *file, pending map[uint64]int64) {
 	for i, g := range f.gens {
 		if off, ok := pending[g.id]; ok {
 			p = tail.Position{ID: g.ident, Offset: off}
+			if slices.ContainsFunc(f.gens[i+1:], func(n *gen) bool { return n.ident == g.ident }) {
+				// Truncated in place since: the held lines cannot be read
+				// again, and their offset would skip lines of the new
+				// content. Its start is the position.
+				p.Offset = 0
+			}
 			a.retire(f, i)
 			held = true
 			break

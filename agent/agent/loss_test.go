@@ -73,3 +73,48 @@ func TestAgentTooLargeBlock(t *testing.T) {
 		return len(ts) == 1 && ts[0].Committed == size
 	})
 }
+
+// TestAgentTruncatedFileOldHeldLine: a block of the old content still
+// held after a copytruncate cannot be read again; the committed position
+// must not stand at its old offset, which inside the new content would
+// skip the new lines before it after a crash.
+func TestAgentTruncatedFileOldHeldLine(t *testing.T) {
+	root := t.TempDir()
+	_, url := newReceiver(t)
+	cfg := testConfig(t, root, url, "1h")
+	a := startAgent(t, cfg)
+	app := filepath.Join(root, "pods", "prod_app-1_u1", "app", "0.log")
+	var old []string
+	for i := range 5 {
+		old = append(old, cri(i, "F", `{"level":"info","msg":"old line with some padding"}`))
+	}
+	appendFile(t, app, old...)
+	size := func() int64 { fi, _ := os.Stat(app); return fi.Size() }
+	oldSize := size()
+	waitFor(t, "the old content read", func() bool {
+		ts := a.a.Targets()
+		return len(ts) == 1 && ts[0].ReadOffset == oldSize
+	})
+	if err := os.Truncate(app, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the truncation seen", func() bool {
+		return testutil.ToFloat64(a.a.tailM.Rotations.WithLabelValues("truncate")) == 1
+	})
+	// Lines that are no block start join the held old block; they fill
+	// the new content past the old block's offset.
+	var more []string
+	for i := range 10 {
+		more = append(more, cri(10+i, "F", "continuation line of the old block"))
+	}
+	appendFile(t, app, more...)
+	newSize := size()
+	waitFor(t, "the new lines read", func() bool {
+		ts := a.a.Targets()
+		return len(ts) == 1 && ts[0].ReadOffset == newSize
+	})
+	a.a.commit()
+	if ts := a.a.Targets(); ts[0].Committed != 0 {
+		t.Errorf("committed offset %d: after a restart the new content's lines before it would be skipped", ts[0].Committed)
+	}
+}
