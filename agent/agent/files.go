@@ -100,8 +100,15 @@ func (a *Agent) retire(f *file, i int) {
 func (a *Agent) handler(f *file) tail.Handler {
 	return func(ctx context.Context, lines []tail.Line) error {
 		now := a.opts.Now()
-		op := a.outs.Get().(*[]pipeline.Entry)
 		a.flowMu.Lock()
+		if f.broken {
+			// An Append of lines of f failed outside this Tailer (the
+			// flush loop, another file's batch): restart it from the
+			// committed position so that they are read again.
+			a.flowMu.Unlock()
+			return errBroken
+		}
+		op := a.outs.Get().(*[]pipeline.Entry)
 		t := f.tgt
 		out := (*op)[:0]
 		for _, l := range lines {
@@ -128,6 +135,10 @@ func (a *Agent) handler(f *file) tail.Handler {
 		return err
 	}
 }
+
+// errBroken stops the Tailer of a file some of whose lines could not be
+// appended to the WAL.
+var errBroken = errors.New("earlier lines of the file were not appended to the wal")
 
 // startBatch records the entries as on their way to the WAL, by the
 // smallest offset per generation. flowMu held.

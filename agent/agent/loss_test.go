@@ -118,3 +118,34 @@ func TestAgentTruncatedFileOldHeldLine(t *testing.T) {
 		t.Errorf("committed offset %d: after a restart the new content's lines before it would be skipped", ts[0].Committed)
 	}
 }
+
+// TestAgentBrokenFileRecovers: when an Append of a file's lines failed
+// outside its Tailer (the multiline flush loop, or another file's batch
+// that carried them), the file's next lines restart its Tailer from the
+// committed position, so the lost lines are read again and its position
+// moves on, instead of it committing nothing until the agent restarts.
+func TestAgentBrokenFileRecovers(t *testing.T) {
+	root := t.TempDir()
+	rc, url := newReceiver(t)
+	cfg := testConfig(t, root, url, "50ms")
+	a := startAgent(t, cfg)
+	app := filepath.Join(root, "pods", "prod_app-1_u1", "app", "0.log")
+	appendFile(t, app, cri(1, "F", `{"level":"info","msg":"one"}`))
+	size := func() int64 { fi, _ := os.Stat(app); return fi.Size() }
+	s1 := size()
+	waitFor(t, "the first line committed", func() bool {
+		ts := a.a.Targets()
+		return len(ts) == 1 && ts[0].Committed == s1
+	})
+	// What appendBatch does when an Append of the file's lines failed.
+	a.a.flowMu.Lock()
+	a.a.files[app].broken = true
+	a.a.flowMu.Unlock()
+	appendFile(t, app, cri(2, "F", `{"level":"info","msg":"two"}`))
+	s2 := size()
+	waitFor(t, "the second line committed", func() bool {
+		ts := a.a.Targets()
+		return len(ts) == 1 && ts[0].Committed == s2
+	})
+	waitFor(t, "both lines shipped", func() bool { return len(rc.snapshot()) == 2 })
+}
