@@ -475,6 +475,9 @@ func (t *Tailer) readAll(ctx context.Context, h Handler) (int64, error) {
 			}
 			clear(t.lines)
 			t.lines = t.lines[:0]
+			if cap(t.lines) > maxKeptLines {
+				t.lines = nil // a burst of short lines must not cost every Tailer its size
+			}
 		}
 		t.cfg.Gate.leave()
 		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
@@ -614,6 +617,9 @@ func (t *Tailer) split(b []byte) {
 		t.lines = append(t.lines, line)
 	}
 }
+
+// maxKeptLines is the largest line slice a Tailer keeps between reads.
+const maxKeptLines = 256
 
 // maxKeptPending is the largest partial-line buffer a Tailer keeps for
 // reuse once the line is complete.
