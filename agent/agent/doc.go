@@ -19,9 +19,10 @@
 // covers Process, the agent collects the Origins the pipelines still hold
 // (pipeline.Held) and those of entries on their way to the WAL, and commits
 // for each file the oldest of them, or the end of the last line read when
-// there is none. A crash therefore re-reads a few lines at most, and the
-// ingesters drop the exact duplicates this ships again (same stream, CRI
-// timestamp and line).
+// there is none, after an fsync of the WAL (which with wal sync "interval"
+// an Append does not wait for). A crash, even of the machine, therefore
+// re-reads a few lines at most, and the ingesters drop the exact
+// duplicates this ships again (same stream, CRI timestamp and line).
 //
 // An entry too large for one WAL record on its own (above MaxRecordSize
 // or half of wal max_size_bytes: a huge multiline block) is dropped and

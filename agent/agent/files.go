@@ -423,10 +423,16 @@ func (a *Agent) settle(ctx context.Context) {
 }
 
 // commit commits, for every file, the position before its oldest line
-// not yet in the WAL.
+// not yet in the WAL. The WAL is fsynced first (with sync "interval" an
+// Append returns before that), so that no position is ever ahead of what
+// the WAL holds durably.
 func (a *Agent) commit() {
+	type commitment struct {
+		f *file
+		p tail.Position
+	}
+	var todo []commitment
 	a.flowMu.Lock()
-	defer a.flowMu.Unlock()
 	pending := map[uint64]int64{}
 	add := func(o pipeline.Origin) {
 		if cur, ok := pending[o.Source]; !ok || o.Offset < cur {
@@ -442,16 +448,32 @@ func (a *Agent) commit() {
 		}
 	}
 	for _, f := range a.files {
-		a.commitFile(f, pending)
+		if p, ok := a.commitFile(f, pending); ok {
+			todo = append(todo, commitment{f, p})
+		}
+	}
+	a.flowMu.Unlock()
+	if len(todo) == 0 {
+		return
+	}
+	if err := a.wal.Sync(); err != nil {
+		a.logger.Error("sync the wal before committing positions", "err", err)
+		return
+	}
+	a.flowMu.Lock()
+	defer a.flowMu.Unlock()
+	for _, c := range todo {
+		a.pos.Commit(c.f.path, c.p.ID, c.p.Offset)
+		c.f.committed, c.f.hasCommitted = c.p, true
 	}
 }
 
-// commitFile commits f's position and forgets the generations before it;
-// when nothing of f is pending, only the last generation is kept, and a
-// settling file keeps none. flowMu held.
-func (a *Agent) commitFile(f *file, pending map[uint64]int64) {
+// commitFile returns f's position to commit, if it changed, and forgets
+// the generations before it; when nothing of f is pending, only the last
+// generation is kept, and a settling file keeps none. flowMu held.
+func (a *Agent) commitFile(f *file, pending map[uint64]int64) (tail.Position, bool) {
 	if f.broken || len(f.gens) == 0 {
-		return
+		return tail.Position{}, false
 	}
 	var p tail.Position
 	held := false
@@ -478,11 +500,7 @@ func (a *Agent) commitFile(f *file, pending map[uint64]int64) {
 			a.retire(f, len(f.gens)-1)
 		}
 	}
-	if f.hasCommitted && p == f.committed {
-		return
-	}
-	a.pos.Commit(f.path, p.ID, p.Offset)
-	f.committed, f.hasCommitted = p, true
+	return p, !f.hasCommitted || p != f.committed
 }
 
 // stopTailers waits for every Tailer to return (ctx is cancelled).

@@ -149,3 +149,29 @@ func TestAgentBrokenFileRecovers(t *testing.T) {
 	})
 	waitFor(t, "both lines shipped", func() bool { return len(rc.snapshot()) == 2 })
 }
+
+// TestAgentCommitsOnlySyncedLines: with wal sync "interval", a position is
+// committed only past lines an fsync covers: positions are written to disk
+// on their own, and ahead of the WAL a machine crash would lose lines for
+// good instead of reading them again.
+func TestAgentCommitsOnlySyncedLines(t *testing.T) {
+	root := t.TempDir()
+	_, url := newReceiver(t)
+	cfg := testConfigWAL(t, root, url, "50ms", 65536, 1048576)
+	if err := cfg.WAL.Encode(map[string]any{
+		"segment_size_bytes": 65536, "max_size_bytes": 1048576, "sync": "interval", "sync_interval": "1h",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, cfg)
+	app := filepath.Join(root, "pods", "prod_app-1_u1", "app", "0.log")
+	appendFile(t, app, cri(1, "F", `{"level":"info","msg":"one"}`))
+	size := func() int64 { fi, _ := os.Stat(app); return fi.Size() }()
+	waitFor(t, "the line committed", func() bool {
+		ts := a.a.Targets()
+		return len(ts) == 1 && ts[0].Committed == size
+	})
+	if st := a.a.wal.Stats(); st.Unsynced != 0 {
+		t.Errorf("position committed with %d appends not yet fsynced", st.Unsynced)
+	}
+}

@@ -653,13 +653,28 @@ func (w *WAL) Tenants() ([]string, <-chan struct{}) {
 type Stats struct {
 	Segments int
 	Bytes    int64
+	// Unsynced is the number of Appends not yet covered by an fsync.
+	Unsynced uint64
 }
 
 // Stats returns the current size.
 func (w *WAL) Stats() Stats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return Stats{Segments: len(w.segs), Bytes: w.total}
+	return Stats{Segments: len(w.segs), Bytes: w.total, Unsynced: w.seq - w.synced}
+}
+
+// Sync returns once every Append that returned before it is durable: with
+// sync "interval" it fsyncs the head now (with "always" there is nothing
+// left to do).
+func (w *WAL) Sync() error {
+	w.mu.Lock()
+	seq, closed := w.seq, w.closed
+	w.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	return w.syncTo(seq)
 }
 
 // Close stops the WAL: it writes the cursors, fsyncs and closes the head.
