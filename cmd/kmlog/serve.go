@@ -130,8 +130,12 @@ func (s *server) run(ctx context.Context, h http.Handler) error {
 	switch runtimeOf() {
 	case "lambda":
 		s.logger.Info("kmlog started", "version", version, "target", s.cfg.Target, "runtime", "lambda")
-		lambda.Start(ctx, lambda.HTTPHandler(h))
-		return nil
+		// The runtime loop never returns; SIGTERM (Lambda sends it before
+		// shutting an environment down) stops the components and exits.
+		go lambda.Start(ctx, lambda.HTTPHandler(h))
+		<-ctx.Done()
+		s.logger.Info("kmlog stopping")
+		return s.stopAll()
 	case "knative":
 		kcfg, err := knative.ConfigFromEnv(os.Environ())
 		if err != nil {
