@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/kubemate/kmlog/console"
 	"github.com/kubemate/kmlog/format/bucket/s3"
 	"github.com/kubemate/kmlog/format/tenant"
 	"github.com/kubemate/kmlog/functions/frontend"
@@ -38,6 +39,7 @@ type Config struct {
 	Limits        LimitsConfig       `yaml:"limits_config"`
 	RuntimeConfig RuntimeConfig      `yaml:"runtime_config"`
 	Demo          DemoConfig         `yaml:"demo"`
+	Console       console.Config     `yaml:"console"`
 }
 
 // ServerConfig is the HTTP listener of every role.
@@ -115,6 +117,7 @@ func DefaultConfig() Config {
 		Limits:        DefaultLimitsConfig(),
 		RuntimeConfig: RuntimeConfig{Period: 10 * time.Second},
 		Demo:          DemoConfig{Tenant: string(tenant.Fake), Rate: 20, Backfill: 3 * time.Hour},
+		Console:       console.DefaultConfig(),
 	}
 }
 
@@ -185,6 +188,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Querier.Validate(); err != nil {
 		return fmt.Errorf("querier: %w", err)
+	}
+	if err := c.Console.Validate(); err != nil {
+		return err
 	}
 	if c.Target == "frontend" && c.Frontend.QuerierURL == "" {
 		return errors.New("frontend.querier_url: target frontend needs a querier URL")

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/kubemate/kmlog/console"
 	"github.com/kubemate/kmlog/format/bucket"
 	"github.com/kubemate/kmlog/format/bucket/s3"
 	"github.com/kubemate/kmlog/format/labels"
@@ -497,10 +498,17 @@ func (s *server) gatewayHandler(push, query http.Handler, forward bool, extra ma
 		Ready:              s.readyHandler(),
 		Metrics:            s.metricsHandler(),
 	}, s.logger, s.reg)
-	if len(extra) == 0 {
-		return gw, nil
+	// The web console sits beside the API (GET / and /console/).
+	ccfg := s.cfg.Console
+	ccfg.AuthEnabled = s.cfg.Gateway.Auth.Enabled
+	con, err := console.Handler(ccfg)
+	if err != nil {
+		return nil, err
 	}
 	mux := http.NewServeMux()
+	for _, pattern := range console.Routes {
+		mux.Handle(pattern, con)
+	}
 	for pattern, h := range extra {
 		if auth != nil {
 			h = requireAuth(auth, h)
