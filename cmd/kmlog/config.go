@@ -79,11 +79,15 @@ type FrontendConfig struct {
 }
 
 // RingConfig says where the ingesters are: a static list of host:port, or
-// the SRV name of a headless service.
+// the SRV name of a headless service. With both, the SRV records replace
+// the list once they answer; an ingester is one member however it is spelt.
 type RingConfig struct {
 	Members []string      `yaml:"members"`
 	SRV     string        `yaml:"srv"`
 	Refresh time.Duration `yaml:"refresh"`
+	// ProbeInterval is how often the gateway asks each ingester's /ready
+	// (and how long it waits): its own readiness needs a quorum up.
+	ProbeInterval time.Duration `yaml:"probe_interval"`
 }
 
 // RuntimeConfig is the reloadable per-tenant overrides file.
@@ -107,7 +111,7 @@ func DefaultConfig() Config {
 		Gateway:       gw,
 		Distributor:   distributor.DefaultConfig(),
 		Ingester:      ing,
-		Ring:          RingConfig{Refresh: 15 * time.Second},
+		Ring:          RingConfig{Refresh: 15 * time.Second, ProbeInterval: 5 * time.Second},
 		Querier:       querier.DefaultConfig(),
 		Frontend:      defaultFrontendConfig(),
 		Limits:        DefaultLimitsConfig(),
@@ -190,6 +194,9 @@ func (c Config) Validate() error {
 	}
 	if c.Target == "frontend" && c.Frontend.QuerierURL == "" {
 		return errors.New("frontend.querier_url: target frontend needs a querier URL")
+	}
+	if c.Ring.Refresh <= 0 || c.Ring.ProbeInterval <= 0 {
+		return fmt.Errorf("ring: refresh %s and probe_interval %s must be positive", c.Ring.Refresh, c.Ring.ProbeInterval)
 	}
 	if c.Target == "gateway" && len(c.Ring.Members) == 0 && c.Ring.SRV == "" {
 		return errors.New("ring: target gateway needs ring.members or ring.srv")
