@@ -20,4 +20,13 @@ if ! command -v zip >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq zip >/dev/null
   else sudo apt-get update -qq && sudo apt-get install -y -qq zip >/dev/null; fi
 fi
+# The ruler's tests send alerts to a real Alertmanager (Debian's package;
+# the tests start it themselves on a free loopback port).
+if ! command -v prometheus-alertmanager >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus-alertmanager ]; then
+  echo "install-test-deps: installing prometheus-alertmanager"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; fi
+  # The package's service is not wanted: the tests start their own.
+  if command -v systemctl >/dev/null 2>&1; then (systemctl disable --now prometheus-alertmanager || sudo systemctl disable --now prometheus-alertmanager) >/dev/null 2>&1 || true; fi
+fi
 echo "install-test-deps: minio $("$cache/bin/minio" --version 2>/dev/null | head -1)"

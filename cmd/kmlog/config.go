@@ -38,6 +38,7 @@ type Config struct {
 	Limits        LimitsConfig       `yaml:"limits_config"`
 	RuntimeConfig RuntimeConfig      `yaml:"runtime_config"`
 	Demo          DemoConfig         `yaml:"demo"`
+	Ruler         RulerConfig        `yaml:"ruler"`
 }
 
 // ServerConfig is the HTTP listener of every role.
@@ -111,6 +112,7 @@ func DefaultConfig() Config {
 		Limits:        DefaultLimitsConfig(),
 		RuntimeConfig: RuntimeConfig{Period: 10 * time.Second},
 		Demo:          DemoConfig{Tenant: string(tenant.Fake), Rate: 20, Backfill: 3 * time.Hour},
+		Ruler:         defaultRulerConfig(),
 	}
 }
 
@@ -120,7 +122,7 @@ func defaultFrontendConfig() FrontendConfig {
 }
 
 // targets are the roles kmlog can run.
-var targets = []string{"all", "gateway", "ingester", "querier", "frontend"}
+var targets = []string{"all", "gateway", "ingester", "querier", "frontend", "ruler"}
 
 // Validate reports the first invalid field, naming it.
 func (c Config) Validate() error {
@@ -181,6 +183,12 @@ func (c Config) Validate() error {
 	}
 	if err := c.Querier.Validate(); err != nil {
 		return fmt.Errorf("querier: %w", err)
+	}
+	if err := c.Ruler.Validate(); err != nil {
+		return err
+	}
+	if c.Target == "ruler" && c.Frontend.QuerierURL == "" {
+		return errors.New("frontend.querier_url: target ruler needs a querier URL")
 	}
 	if c.Target == "frontend" && c.Frontend.QuerierURL == "" {
 		return errors.New("frontend.querier_url: target frontend needs a querier URL")

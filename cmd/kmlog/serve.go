@@ -246,13 +246,23 @@ func runAll(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	rl, err := s.newRuler(bkt, fe, pusherFunc(dist.Push))
+	if err != nil {
+		return err
+	}
+	if cfg.Ruler.Enabled {
+		rulerCtx, stopRuler := context.WithCancel(runCtx)
+		done := make(chan struct{})
+		go func() { defer close(done); runRulerTimer(rulerCtx, rl, cfg.Ruler.EvaluationInterval, logger) }()
+		s.onStop(func(context.Context) error { stopRuler(); <-done; return nil })
+	}
 	if cfg.Demo.Enabled {
 		demoCtx, stopDemo := context.WithCancel(runCtx)
 		done := make(chan struct{})
 		go func() { defer close(done); runDemo(demoCtx, cfg.Demo, dist, logger) }()
 		s.onStop(func(context.Context) error { stopDemo(); <-done; return nil })
 	}
-	h, err := s.gatewayHandler(dist, fe.Handler(), map[string]http.Handler{
+	h, err := s.gatewayHandler(dist, queryRoutes(fe.Handler(), rl.Handler()), map[string]http.Handler{
 		"POST " + ingester.FlushPath: ing.Handler(cfg.Ingester.MaxRecvMsgSize),
 	})
 	if err != nil {
@@ -351,9 +361,15 @@ func runFrontend(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The rules API lives beside the query API (the gateway and Lambda's
+	// HTTP API route both here); it only reads and writes the bucket.
+	rl, err := s.newRuler(bkt, fe, nil)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	s.handleOps(mux)
-	mux.Handle("/", fe.Handler())
+	mux.Handle("/", queryRoutes(fe.Handler(), rl.Handler()))
 	return s.run(ctx, mux)
 }
 
