@@ -170,9 +170,17 @@ func runRuler(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		lambda.Start(ctx, lambda.Scheduled(tick))
 		return nil
 	}
+	var api http.Handler = rl.Handler()
+	if cfg.Gateway.Auth.Enabled {
+		// As the frontend: the tenant comes from the caller's token, never
+		// from X-Scope-OrgID.
+		if api, err = s.gatewayHandler(nil, api, false, nil); err != nil {
+			return err
+		}
+	}
 	mux := http.NewServeMux()
 	s.handleOps(mux)
-	mux.Handle("/", rl.Handler())
+	mux.Handle("/", api)
 	mux.Handle("POST /{$}", knative.Tick(tick))
 	return s.run(ctx, mux)
 }
