@@ -5,6 +5,7 @@
 //	kmlog                 all roles in one process (listens on 127.0.0.1:3100)
 //	kmlog version         prints the version and exits
 //	kmlog load            pushes generated logs at a running kmlog and reports the rate
+//	kmlog bench           pushes a fixed corpus to kmlog and/or Loki, then times a query suite
 //	kmlog agent           the node agent: reads a Promtail config, tails, ships
 //
 // main reads the config, wires the components by hand and stops them in
@@ -42,6 +43,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return nil
 		case "load":
 			return runLoad(ctx, args[1:], stdout, stderr)
+		case "bench":
+			return runBench(ctx, args[1:], stdout, stderr)
 		case "agent":
 			return runAgent(ctx, args[1:], os.Stdin, stdout, stderr)
 		}
@@ -59,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unknown subcommand %q (want: version, load, agent)", fs.Arg(0))
+		return fmt.Errorf("unknown subcommand %q (want: version, load, bench, agent)", fs.Arg(0))
 	}
 	cfg, err := loadConfig(*configFile)
 	if err != nil {
