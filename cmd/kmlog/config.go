@@ -39,6 +39,7 @@ type Config struct {
 	Limits        LimitsConfig       `yaml:"limits_config"`
 	RuntimeConfig RuntimeConfig      `yaml:"runtime_config"`
 	Demo          DemoConfig         `yaml:"demo"`
+	Ruler         RulerConfig        `yaml:"ruler"`
 	Console       console.Config     `yaml:"console"`
 }
 
@@ -120,6 +121,7 @@ func DefaultConfig() Config {
 		Limits:        DefaultLimitsConfig(),
 		RuntimeConfig: RuntimeConfig{Period: 10 * time.Second},
 		Demo:          DemoConfig{Tenant: string(tenant.Fake), Rate: 20, Backfill: 3 * time.Hour},
+		Ruler:         defaultRulerConfig(),
 		Console:       console.DefaultConfig(),
 	}
 }
@@ -130,7 +132,7 @@ func defaultFrontendConfig() FrontendConfig {
 }
 
 // targets are the roles kmlog can run.
-var targets = []string{"all", "gateway", "ingester", "querier", "frontend"}
+var targets = []string{"all", "gateway", "ingester", "querier", "frontend", "ruler"}
 
 // Validate reports the first invalid field, naming it.
 func (c Config) Validate() error {
@@ -197,6 +199,12 @@ func (c Config) Validate() error {
 	}
 	if err := c.Querier.Validate(); err != nil {
 		return fmt.Errorf("querier: %w", err)
+	}
+	if err := c.Ruler.Validate(); err != nil {
+		return err
+	}
+	if c.Target == "ruler" && c.Frontend.QuerierURL == "" {
+		return errors.New("frontend.querier_url: target ruler needs a querier URL")
 	}
 	if err := c.Console.Validate(); err != nil {
 		return err

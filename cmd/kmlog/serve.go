@@ -253,13 +253,23 @@ func runAll(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	rl, err := s.newRuler(bkt, fe, pusherFunc(dist.Push))
+	if err != nil {
+		return err
+	}
+	if cfg.Ruler.Enabled {
+		rulerCtx, stopRuler := context.WithCancel(runCtx)
+		done := make(chan struct{})
+		go func() { defer close(done); runRulerTimer(rulerCtx, rl, cfg.Ruler.EvaluationInterval, logger) }()
+		s.onStop(func(context.Context) error { stopRuler(); <-done; return nil })
+	}
 	if cfg.Demo.Enabled {
 		demoCtx, stopDemo := context.WithCancel(runCtx)
 		done := make(chan struct{})
 		go func() { defer close(done); runDemo(demoCtx, cfg.Demo, dist, logger) }()
 		s.onStop(func(context.Context) error { stopDemo(); <-done; return nil })
 	}
-	h, err := s.gatewayHandler(dist, fe.Handler(), false, map[string]http.Handler{
+	h, err := s.gatewayHandler(dist, queryRoutes(fe.Handler(), rl.Handler()), false, map[string]http.Handler{
 		"POST " + ingester.FlushPath: ing.Handler(cfg.Ingester.MaxRecvMsgSize),
 	})
 	if err != nil {
@@ -417,17 +427,24 @@ func runFrontend(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The rules API lives beside the query API (the gateway and Lambda's
+	// HTTP API route both here); it only reads and writes the bucket.
+	rl, err := s.newRuler(bkt, fe, nil)
+	if err != nil {
+		return err
+	}
+	query := queryRoutes(fe.Handler(), rl.Handler())
 	if !cfg.Gateway.Auth.Enabled {
 		mux := http.NewServeMux()
 		s.handleOps(mux)
-		mux.Handle("/", fe.Handler())
+		mux.Handle("/", query)
 		return s.run(ctx, mux)
 	}
 	// The frontend verifies the caller's token itself, with the gateway's
 	// verifier and config, and takes the tenant from it: behind a gateway
 	// that forwards the token, behind an HTTP API on Lambda, or reached
 	// directly, X-Scope-OrgID is never trusted.
-	h, err := s.gatewayHandler(nil, fe.Handler(), false, nil)
+	h, err := s.gatewayHandler(nil, query, false, nil)
 	if err != nil {
 		return err
 	}
