@@ -86,6 +86,9 @@ type RingConfig struct {
 	Members []string      `yaml:"members"`
 	SRV     string        `yaml:"srv"`
 	Refresh time.Duration `yaml:"refresh"`
+	// DNSServer, when set ("host:port"), answers the SRV lookups instead
+	// of the system resolver (a cluster DNS reached directly, or a test's).
+	DNSServer string `yaml:"dns_server"`
 	// ProbeInterval is how often the gateway asks each ingester's /ready
 	// (and how long it waits): its own readiness needs a quorum up.
 	ProbeInterval time.Duration `yaml:"probe_interval"`
@@ -211,6 +214,11 @@ func (c Config) Validate() error {
 	}
 	if c.Ring.Refresh <= 0 || c.Ring.ProbeInterval <= 0 {
 		return fmt.Errorf("ring: refresh %s and probe_interval %s must be positive", c.Ring.Refresh, c.Ring.ProbeInterval)
+	}
+	if c.Ring.DNSServer != "" {
+		if _, _, err := net.SplitHostPort(c.Ring.DNSServer); err != nil {
+			return fmt.Errorf("ring.dns_server %q: %w", c.Ring.DNSServer, err)
+		}
 	}
 	if c.Target == "gateway" && len(c.Ring.Members) == 0 && c.Ring.SRV == "" {
 		return errors.New("ring: target gateway needs ring.members or ring.srv")

@@ -326,9 +326,21 @@ func runGateway(ctx context.Context, cfg Config, logger *slog.Logger) error {
 func (s *server) watchRing(ctx context.Context) *ring.Ring {
 	r := ring.New(s.cfg.Ring.Members)
 	if s.cfg.Ring.SRV != "" {
-		go ring.WatchSRV(ctx, r, net.DefaultResolver, s.cfg.Ring.SRV, s.cfg.Ring.Refresh, s.logger)
+		go ring.WatchSRV(ctx, r, resolverFor(s.cfg.Ring), s.cfg.Ring.SRV, s.cfg.Ring.Refresh, s.logger)
 	}
 	return r
+}
+
+// resolverFor is the resolver of SRV lookups: the system's, or one that
+// asks ring.dns_server.
+func resolverFor(rc RingConfig) *net.Resolver {
+	if rc.DNSServer == "" {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, rc.DNSServer)
+	}}
 }
 
 // probeReady asks an ingester's /ready: 200 means it takes pushes.
@@ -451,7 +463,7 @@ func (s *server) handleOps(mux *http.ServeMux) {
 func ingesterURLs(ctx context.Context, rc RingConfig, logger *slog.Logger) []string {
 	members := rc.Members
 	if rc.SRV != "" {
-		m, err := ring.DiscoverSRV(ctx, net.DefaultResolver, rc.SRV)
+		m, err := ring.DiscoverSRV(ctx, resolverFor(rc), rc.SRV)
 		switch {
 		case err != nil:
 			logger.Warn("resolve ingesters; using ring.members", "srv", rc.SRV, "err", err)
