@@ -27,6 +27,9 @@ fi
 apt_pkgs=()
 command -v chromium >/dev/null 2>&1 || apt_pkgs+=(chromium)
 command -v npm >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
+# The ruler's tests send alerts to a real Alertmanager (Debian's package;
+# the tests start their own on a free loopback port).
+command -v prometheus-alertmanager >/dev/null 2>&1 || apt_pkgs+=(prometheus-alertmanager)
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
   echo "install-test-deps: installing ${apt_pkgs[*]}"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
