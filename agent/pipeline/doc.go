@@ -45,10 +45,11 @@
 //
 // # JSON and JMESPath
 //
-// There is no JMESPath library here: jmespath.go implements the subset
-// that json stages use (identifiers, quoted identifiers, a.b, [n], [*],
-// [], .*, @). Other syntax — functions, filters, slices, pipes,
-// multi-selects, literals — fails when the pipeline is built.
+// The json stage evaluates JMESPath with github.com/jmespath/go-jmespath,
+// the library and version Promtail uses, so functions, filters, slices,
+// pipes, multi-selects and literals work as there. An expression that
+// does not compile fails when the pipeline is built; one that fails to
+// evaluate on a line leaves its name unset.
 //
 // # Known differences from Promtail
 //

@@ -36,6 +36,9 @@ func (p *parser) parseSelector() ([]*labels.Matcher, *ParseError) {
 			}
 		}
 	}
+	if p.anySelector {
+		return ms, nil
+	}
 	for _, m := range ms {
 		if !m.MatchesEmpty() {
 			return ms, nil

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // repoRoot is two levels up from this package.
@@ -263,8 +265,7 @@ func pushData(t *testing.T, base string, now time.Time) (traces []string) {
 // kmlog: builder, LogQL, results, expand, trace link, errors, histogram
 // zoom, metric chart, 50,000-line scrolling and live tail.
 func TestBrowser(t *testing.T) {
-	node, chromium := tools(t)
-	root := repoRoot(t)
+	tools(t)
 
 	// A stand-in for Jaeger that records which traces were opened.
 	var mu sync.Mutex
@@ -291,6 +292,29 @@ console:
 `, jaeger.URL+"/trace/{trace_id}"))
 	traces := pushData(t, base, time.Now())
 
+	runBrowser(t, base, "JAEGER_URL="+jaeger.URL)
+
+	// The trace link the browser followed reached "Jaeger" with one of
+	// the pushed trace ids.
+	mu.Lock()
+	defer mu.Unlock()
+	ok := false
+	for _, p := range opened {
+		if id, found := strings.CutPrefix(p, "/trace/"); found && slices.Contains(traces, id) {
+			ok = true
+		}
+	}
+	if !ok {
+		t.Errorf("Jaeger saw %q, want /trace/<one of the pushed trace ids>", opened)
+	}
+}
+
+// runBrowser runs browser.mjs against base with extra environment and
+// logs its measurements.
+func runBrowser(t *testing.T, base string, env ...string) {
+	t.Helper()
+	node, chromium := tools(t)
+	root := repoRoot(t)
 	artifacts := os.Getenv("KMLOG_CONSOLE_ARTIFACTS")
 	if artifacts == "" {
 		artifacts = filepath.Join(root, "tests", "console", "artifacts")
@@ -303,13 +327,13 @@ console:
 	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "tests", "console", "browser.mjs"))
 	cmd.Env = append(os.Environ(),
 		"KMLOG_URL="+base,
-		"JAEGER_URL="+jaeger.URL,
 		"CHROMIUM="+chromium,
 		"CONSOLE_DIR="+filepath.Join(root, "console"),
 		"ARTIFACTS="+artifacts,
 		fmt.Sprintf("FAILED_LINES=%d", failedLines),
 		fmt.Sprintf("BULK_LINES=%d", bulkLines),
 	)
+	cmd.Env = append(cmd.Env, env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.Output()
@@ -337,18 +361,56 @@ console:
 	for _, k := range keys {
 		t.Logf("%s = %v", k, results[k])
 	}
+}
 
-	// The trace link the browser followed reached "Jaeger" with one of
-	// the pushed trace ids.
-	mu.Lock()
-	defer mu.Unlock()
-	ok := false
-	for _, p := range opened {
-		if id, found := strings.CutPrefix(p, "/trace/"); found && slices.Contains(traces, id) {
-			ok = true
+// TestBrowserAuth runs the console against kmlog with gateway auth on:
+// it asks for a token, sends it as a bearer token and never a tenant,
+// shows one tenant's lines only, tails by polling, and cancels a slow
+// query.
+func TestBrowserAuth(t *testing.T) {
+	tools(t)
+	const secret = "console-test-secret-0123456789abcdef"
+	base := startKmlog(t, fmt.Sprintf(`gateway:
+  auth: {enabled: true, hs256_secret: %q, tenant_claim: tenant}
+frontend: {tail_poll_interval: 200ms}
+`, secret))
+	sign := func(tenant string) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"tenant": tenant, "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
 		}
+		return s
 	}
-	if !ok {
-		t.Errorf("Jaeger saw %q, want /trace/<one of the pushed trace ids>", opened)
+	tokA, tokB := sign("team-a"), sign("team-b")
+	now := time.Now()
+	for tok, who := range map[string]string{tokA: "tenant a", tokB: "tenant b"} {
+		s := stream{Stream: map[string]string{"app": "ledger"}}
+		for i := range 50 {
+			s.Values = append(s.Values, []any{fmt.Sprint(now.Add(-time.Duration(i) * time.Minute).UnixNano()), fmt.Sprintf("%s line %d", who, i)})
+		}
+		pushAs(t, base, tok, []stream{s})
+	}
+	runBrowser(t, base, "MODE=auth", "TOKEN_A="+tokA)
+}
+
+func pushAs(t *testing.T, base, token string, streams []stream) {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"streams": streams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, base+"/loki/api/v1/push", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		t.Fatalf("push: %d", res.StatusCode)
 	}
 }
