@@ -63,6 +63,11 @@ type Options struct {
 	Seed uint64
 	// JobName prefixes a match stage's pipeline_name, as in Promtail.
 	JobName string
+	// OnDrop, when set, hears of every entry a limit stage drops, with
+	// its labels and tenant as they are at that stage, so that the agent
+	// can report storms per stream (see agent/agent's drop report). It is
+	// called on the pipeline's goroutine and must not keep e.
+	OnDrop func(e *Entry, reason string)
 }
 
 // Drop reasons counted by kmlog_agent_dropped_entries_total{reason}. They

@@ -37,6 +37,7 @@ func runAgent(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	dryRun := fs.Bool("dry-run", false, "read lines from stdin, run them through one job's pipeline and print the entries; ship nothing")
 	dryRunJob := fs.String("dry-run.job", "", "the job whose pipeline -dry-run uses (default: the first scrape config)")
 	inspect := fs.Bool("inspect", false, "with -dry-run, also print each entry's extracted values")
+	dropReport := fs.Duration("drop-report.interval", 10*time.Second, "how often what limit stages dropped is shipped as a drop report (stream {kmlog_agent=\"drops\"})")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -84,11 +85,12 @@ func runAgent(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return agent.Run(ctx, *cfg, agent.Options{
-		Hostname:   hostname,
-		Logger:     logger,
-		Registerer: reg,
-		Gatherer:   reg,
-		Discover:   discoverPods(logger),
+		DropReportInterval: *dropReport,
+		Hostname:           hostname,
+		Logger:             logger,
+		Registerer:         reg,
+		Gatherer:           reg,
+		Discover:           discoverPods(logger),
 	})
 }
 

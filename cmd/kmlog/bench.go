@@ -524,7 +524,7 @@ func benchFlush(ctx context.Context, o benchOptions, t benchTarget, client *http
 	last, stable := int64(-1), 0
 	for stable < 3 && time.Now().Before(deadline) {
 		size, n := walkStored(t.Dirs)
-		if size == last {
+		if size == last && size > 0 {
 			stable++
 		} else {
 			stable = 0

@@ -132,8 +132,8 @@ func runRulerTimer(ctx context.Context, rl *ruler.Ruler, every time.Duration, lo
 // runRuler runs the ruler function: ticks come from a Knative PingSource
 // (POST /, with the schedule's time in ce-time), a Lambda schedule, or
 // any POST to / on a plain server. Queries go to the queriers at
-// frontend.querier_url through an in-process frontend. The rules API is
-// served too.
+// frontend.querier_url through an in-process frontend. With gateway.auth
+// off the rules API is served too.
 func runRuler(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	s := newServer(cfg, logger)
 	bkt, tl, err := s.common(ctx)
@@ -170,17 +170,14 @@ func runRuler(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		lambda.Start(ctx, lambda.Scheduled(tick))
 		return nil
 	}
-	var api http.Handler = rl.Handler()
-	if cfg.Gateway.Auth.Enabled {
-		// As the frontend: the tenant comes from the caller's token, never
-		// from X-Scope-OrgID.
-		if api, err = s.gatewayHandler(nil, api, false, nil); err != nil {
-			return err
-		}
-	}
 	mux := http.NewServeMux()
 	s.handleOps(mux)
-	mux.Handle("/", api)
+	if !cfg.Gateway.Auth.Enabled {
+		// Without auth the rules API is served here too (trial setups).
+		// With auth, the frontend serves it behind token checks; this
+		// Service, reached by its trigger only, takes ticks alone.
+		mux.Handle("/", rl.Handler())
+	}
 	mux.Handle("POST /{$}", knative.Tick(tick))
 	return s.run(ctx, mux)
 }

@@ -231,7 +231,9 @@ func (w *Writer) Append(ls labels.Labels, ts int64, line string, md labels.Label
 		parquet.Int64Value(ts).Level(0, 0, colTS),
 	})
 	if !w.cfg.NoTokens {
-		EachToken(unsafe.Slice(unsafe.StringData(line), len(line)), w.toks.add)
+		b := unsafe.Slice(unsafe.StringData(line), len(line))
+		EachToken(b, w.toks.add)
+		EachGram(b, w.toks.add)
 	}
 
 	raw := len(w.arena) - start

@@ -107,6 +107,7 @@ func newTestRuler(t *testing.T, bkt bucket.Bucket, q Querier, mod func(*Config))
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.ExternalURL = "http://kmlog.example"
+	cfg.DefaultRules = false // TestDefaultRules turns them on
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -296,12 +296,22 @@ func toAPIAlert(a *Alert) apiAlert {
 
 // status reads the groups of t with their stored state.
 func (r *Ruler) status(ctx context.Context, t tenant.ID) ([]apiGroup, error) {
-	gs, err := r.store.Groups(ctx, t, "")
+	refs, err := r.store.list(ctx, t, "")
 	if err != nil {
 		return nil, err
 	}
-	out := make([]apiGroup, 0, len(gs))
-	for _, g := range gs {
+	if len(refs) > 0 || slices.Contains(r.cfg.DefaultRulesTenants, string(t)) {
+		refs = r.withDefaults(refs)
+	}
+	out := make([]apiGroup, 0, len(refs))
+	for _, ref := range refs {
+		g, err := r.loadRef(ctx, ref)
+		if errors.Is(err, ErrGroupNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
 		st, _, err := loadState(ctx, r.bkt, t, g.Namespace, g.Name)
 		if err != nil {
 			return nil, err

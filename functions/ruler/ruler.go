@@ -64,6 +64,11 @@ type Config struct {
 	ExternalLabels map[string]string `yaml:"external_labels"`
 	// Concurrency is how many groups one tick evaluates at once.
 	Concurrency int `yaml:"concurrency"`
+	// DefaultRules evaluates kmlog's built-in groups (DefaultGroups: the
+	// LogStorm alert) for every tenant with rules and for each tenant of
+	// DefaultRulesTenants.
+	DefaultRules        bool     `yaml:"default_rules"`
+	DefaultRulesTenants []string `yaml:"default_rules_tenants"`
 
 	Alertmanager AlertmanagerConfig `yaml:",inline"`
 
@@ -76,11 +81,13 @@ type Config struct {
 // DefaultConfig returns Loki's defaults.
 func DefaultConfig() Config {
 	return Config{
-		EvaluationInterval: time.Minute,
-		ResendDelay:        time.Minute,
-		OutageTolerance:    time.Hour,
-		ExternalURL:        "",
-		Concurrency:        4,
+		EvaluationInterval:  time.Minute,
+		ResendDelay:         time.Minute,
+		OutageTolerance:     time.Hour,
+		ExternalURL:         "",
+		Concurrency:         4,
+		DefaultRules:        true,
+		DefaultRulesTenants: []string{string(tenant.Fake)},
 		Alertmanager: AlertmanagerConfig{
 			Timeout:     10 * time.Second,
 			TenantLabel: "tenant",
@@ -116,6 +123,11 @@ func (c Config) Validate() error {
 	if c.Alertmanager.TenantLabel != "" && !labels.ValidName(c.Alertmanager.TenantLabel) {
 		return fmt.Errorf("ruler.tenant_label: %q is not a label name", c.Alertmanager.TenantLabel)
 	}
+	for _, t := range c.DefaultRulesTenants {
+		if _, err := tenant.Parse(t); err != nil {
+			return fmt.Errorf("ruler.default_rules_tenants: %w", err)
+		}
+	}
 	for n := range c.ExternalLabels {
 		if !labels.ValidName(n) {
 			return fmt.Errorf("ruler.external_labels: %q is not a label name", n)
@@ -143,6 +155,8 @@ type Ruler struct {
 	log   *slog.Logger
 	m     *metrics
 	now   func() time.Time
+
+	defaults []RuleGroup
 }
 
 type metrics struct {
@@ -187,6 +201,7 @@ func New(cfg Config, bkt bucket.Bucket, q Querier, p Pusher, logger *slog.Logger
 		cfg: cfg, bkt: bkt, lease: lease, store: NewStore(bkt), q: q, push: p,
 		notif: newNotifier(cfg.Alertmanager, cfg.HTTPClient),
 		log:   logger.With("component", "ruler"), m: newMetrics(reg), now: cfg.Now,
+		defaults: DefaultGroups(),
 	}
 	if r.now == nil {
 		r.now = time.Now
@@ -236,6 +251,7 @@ func (r *Ruler) Tick(ctx context.Context, at time.Time) (TickStats, error) {
 	if err != nil {
 		return st, err
 	}
+	tenants = r.tickTenants(tenants)
 	st.Tenants = len(tenants)
 	type job struct {
 		t   tenant.ID
@@ -249,7 +265,7 @@ func (r *Ruler) Tick(ctx context.Context, at time.Time) (TickStats, error) {
 			errs = append(errs, err)
 			continue
 		}
-		for _, ref := range refs {
+		for _, ref := range r.withDefaults(refs) {
 			jobs = append(jobs, job{t, ref})
 		}
 	}
@@ -289,7 +305,7 @@ func (r *Ruler) Tick(ctx context.Context, at time.Time) (TickStats, error) {
 // lease.
 func (r *Ruler) tickGroup(ctx context.Context, t tenant.ID, ref groupRef, at time.Time) (TickStats, error) {
 	var st TickStats
-	g, err := r.store.load(ctx, ref)
+	g, err := r.loadRef(ctx, ref)
 	if errors.Is(err, ErrGroupNotFound) {
 		return st, nil
 	}
@@ -338,6 +354,17 @@ func (r *Ruler) tickGroup(ctx context.Context, t tenant.ID, ref groupRef, at tim
 		}
 	}
 	return st, nil
+}
+
+// loadRef reads a stored group, or returns a built-in one (no key).
+func (r *Ruler) loadRef(ctx context.Context, ref groupRef) (StoredGroup, error) {
+	if ref.key == "" {
+		if g, ok := r.defaultGroup(ref.name); ok {
+			return g, nil
+		}
+		return StoredGroup{}, ErrGroupNotFound
+	}
+	return r.store.load(ctx, ref)
 }
 
 func (r *Ruler) interval(g RuleGroup) time.Duration {

@@ -362,3 +362,39 @@ func TestLimit(t *testing.T) {
 		t.Fatalf("%+v", st)
 	}
 }
+
+// The built-in LogStorm group runs for default_rules_tenants and for
+// tenants with rules, and a tenant's own group of its name replaces it.
+func TestDefaultRules(t *testing.T) {
+	bkt := bucket.NewMem()
+	q := newScript()
+	am := newAMRecorder(t)
+	r := newTestRuler(t, bkt, q, func(c *Config) {
+		c.DefaultRules, c.DefaultRulesTenants, c.Alertmanager.URL = true, []string{"fake"}, am.srv.URL
+	})
+	storm := DefaultGroups()[0].Rules[0].Expr
+	fake, other := tenant.MustParse("fake"), tenant.MustParse("other")
+	q.set(fake, storm, sample(5000, "namespace", "prod", "pod", "trading-xyz", "container", "app", "reason", "ratelimit_drop_stage"))
+	q.set(other, storm, sample(1, "pod", "p"))
+	st := mustTick(t, r, t0)
+	if st.Tenants != 1 || st.Evaluated != 1 || st.AlertsSent != 1 {
+		t.Fatalf("%+v", st)
+	}
+	a := am.take()[0]
+	if a.Labels["alertname"] != "LogStorm" || a.Labels["pod"] != "trading-xyz" || a.Labels["tenant"] != "fake" ||
+		a.Annotations["summary"] != "Log storm: the kmlog agent dropped 5000 lines of prod/trading-xyz in 5 minutes (ratelimit_drop_stage)" {
+		t.Fatalf("storm alert %+v", a)
+	}
+	// A tenant with rules gets the default group too.
+	mustPut(t, r, other, "ns", "name: g\nrules:\n  - record: r:x\n    expr: count_over_time({a=\"b\"}[1m])\n")
+	if st := mustTick(t, r, t0.Add(time.Minute)); st.Tenants != 2 || st.Evaluated != 3 {
+		t.Fatalf("%+v", st)
+	}
+	// Its own group named log-storms in kmlog-defaults replaces it.
+	mustPut(t, r, other, DefaultNamespace, "name: log-storms\nrules:\n  - alert: Mine\n    expr: count_over_time({a=\"b\"}[1m]) > 1\n")
+	before := q.count(other, storm)
+	mustTick(t, r, t0.Add(2*time.Minute))
+	if q.count(other, storm) != before || q.count(other, `count_over_time({a="b"}[1m]) > 1`) != 1 {
+		t.Fatal("the tenant's own log-storms group did not replace the default")
+	}
+}

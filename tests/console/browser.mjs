@@ -13,7 +13,7 @@ const env = (k) => {
   return v
 }
 const base = env('KMLOG_URL')
-const jaeger = env('JAEGER_URL')
+const jaeger = process.env.JAEGER_URL ?? ''
 const artifacts = env('ARTIFACTS')
 const failedLines = Number(env('FAILED_LINES'))
 const bulkLines = Number(env('BULK_LINES'))
@@ -33,6 +33,8 @@ const ctx = await chromium.launchPersistentContext(profile, {
   executablePath: env('CHROMIUM'),
   headless: true,
   viewport: { width: 1400, height: 900 },
+  // Not the machine's zone: times must be shown, and ranges read, in it.
+  timezoneId: 'Asia/Shanghai',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 })
@@ -41,6 +43,24 @@ const page = ctx.pages()[0] ?? (await ctx.newPage())
 try {
   page.setDefaultTimeout(30000)
   page.on('pageerror', (e) => pageErrors.push(e.message))
+  if (process.env.MODE === 'auth') await authChecks(page)
+  else await mainChecks(page)
+  check(pageErrors.length === 0, 'no page errors: ' + pageErrors.join('; '))
+  results.load_average_1m = loadavg()[0].toFixed(1)
+  console.log('RESULT ' + JSON.stringify(results))
+} catch (e) {
+  // What the page showed when a check failed.
+  await shot(page, 'failure').catch(() => {})
+  const said = await page.evaluate(() => ['error', 'info', 'tail-status'].map((k) => k + ': ' + (document.querySelector(`[data-testid=${k}]`)?.textContent ?? '-')).join('\n')).catch(() => '')
+  console.error(`page at ${page.url()}\n${said}\npage errors: ${pageErrors.join('; ')}`)
+  throw e
+} finally {
+  await ctx.close()
+  rmSync(profile, { recursive: true, force: true })
+}
+
+// The main walk through the console (auth off, tenant fake).
+async function mainChecks(page) {
 
   // 1. Pick labels, a level and a keyword; check the LogQL and the lines.
   log('builder')
@@ -71,7 +91,8 @@ try {
   check(times.every((x, i) => i === 0 || times[i - 1] >= x), 'newest first')
   check(new URL(page.url()).searchParams.get('query') === logql, 'URL holds the query: ' + page.url())
   check(new URL(page.url()).searchParams.get('from') === 'now-1h', 'URL holds the range')
-  check((await page.textContent('[data-testid=zone]')).includes('UTC'), 'time zone shown')
+  check((await page.textContent('[data-testid=zone]')) === 'Asia/Shanghai (UTC+08:00)', 'time zone shown: ' + (await page.textContent('[data-testid=zone]')))
+
   await shot(page, '1-builder')
 
   // Expand a line: labels, structured metadata, pretty JSON.
@@ -80,6 +101,14 @@ try {
   check(detail.includes('Stream labels') && detail.includes('trading-service'), 'detail shows labels')
   check(detail.includes('Structured metadata') && /user\s*u\d+/.test(detail), 'detail shows structured metadata')
   check(detail.includes('\n  "trace_id": "'), 'detail pretty-prints JSON')
+  // The line's time is shown in the browser's zone.
+  const cells = Object.fromEntries(await page.$$eval('[data-testid=log-detail] tr', (trs) =>
+    trs.filter((tr) => tr.children.length === 2).map((tr) => [tr.children[0].textContent, tr.children[1].textContent])))
+  const ms = Number(BigInt(cells.ns) / 1000000n)
+  const want = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
+    .format(new Date(ms)) + '.' + String(ms % 1000).padStart(3, '0')
+  check(cells.local === want, `line time ${cells.local}, want ${want} (Asia/Shanghai)`)
+  check(times[0] === want, `row time ${times[0]}, want ${want}`)
   await shot(page, '2-expanded')
 
   // The URL is shareable: a reload shows the same query and lines.
@@ -241,16 +270,87 @@ try {
   await shot(page, '7-tail')
   await page.click('[data-testid=tail-stop]')
 
-  check(pageErrors.length === 0, 'no page errors: ' + pageErrors.join('; '))
-  results.load_average_1m = loadavg()[0].toFixed(1)
-  console.log('RESULT ' + JSON.stringify(results))
-} catch (e) {
-  // What the page showed when a check failed.
-  await shot(page, 'failure').catch(() => {})
-  const said = await page.evaluate(() => ['error', 'info', 'tail-status'].map((k) => k + ': ' + (document.querySelector(`[data-testid=${k}]`)?.textContent ?? '-')).join('\n')).catch(() => '')
-  console.error(`page at ${page.url()}\n${said}\npage errors: ${pageErrors.join('; ')}`)
-  throw e
-} finally {
-  await ctx.close()
-  rmSync(profile, { recursive: true, force: true })
+}
+
+// With gateway auth on: the token dialog, the bearer token on every API
+// call, no tenant header, sessionStorage, a tenant's own lines only,
+// polling live tail, and cancelling a slow query.
+async function authChecks(page) {
+  const tokenA = env('TOKEN_A')
+  const apiCalls = []
+  page.on('request', (r) => {
+    if (new URL(r.url()).pathname.startsWith('/loki/')) apiCalls.push(r.headers())
+  })
+  log('auth: token dialog')
+  await page.goto(base + '/')
+  await page.waitForSelector('[data-testid=token-dialog]')
+  check((await page.textContent('[data-testid=tenant]')) === 'no token', 'no tenant before a token')
+  check((await page.$$('text=/X-Scope-OrgID|choose.*tenant/i')).length === 0, 'no tenant picker')
+  // Without a token the API says why, in words.
+  await page.click('text=Close')
+  await page.fill('[data-testid=logql]', '{app="ledger"}')
+  await page.click('[data-testid=run]')
+  const err = await (await page.waitForSelector('[data-testid=error]')).textContent()
+  check(err.startsWith('Not signed in'), '401 in words: ' + err)
+  await page.waitForSelector('[data-testid=token-dialog]')
+  await shot(page, 'auth-1-token')
+  await page.fill('[data-testid=token-input]', tokenA)
+  await page.click('[data-testid=token-save]')
+  await page.waitForSelector('.log-row')
+  check((await page.evaluate(() => sessionStorage.getItem('kmlog.console.token'))) === tokenA, 'token kept in sessionStorage')
+  check((await page.evaluate(() => localStorage.length)) === 0, 'nothing in localStorage')
+  const lines = await rowsText(page)
+  check(lines.length > 0 && lines.every((l) => l.includes('tenant a')), 'only tenant a lines: ' + lines.slice(0, 3))
+  const authed = apiCalls.filter((h) => h.authorization)
+  check(authed.length > 0 && authed.every((h) => h.authorization === 'Bearer ' + tokenA), 'bearer token on API calls')
+  check(apiCalls.every((h) => !('x-scope-orgid' in h)), 'no X-Scope-OrgID from the console')
+  check((await page.textContent('[data-testid=tenant]')).includes('from your token'), 'tenant from the token')
+  await shot(page, 'auth-2-lines')
+
+  log('auth: live tail by polling')
+  await page.click('[data-testid=tail]')
+  await page.waitForFunction(() => document.querySelector('[data-testid=tail-status]')?.textContent?.startsWith('Live (polling'))
+  const ts = (BigInt(Date.now()) * 1000000n).toString()
+  const res = await fetch(base + '/loki/api/v1/push', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + tokenA },
+    body: JSON.stringify({ streams: [{ stream: { app: 'ledger' }, values: [[ts, 'tenant a tailed line']] }] }),
+  })
+  check(res.ok, 'push as tenant a: ' + res.status)
+  await page.waitForFunction(() => [...document.querySelectorAll('.log-row .line')].some((e) => e.textContent === 'tenant a tailed line'), null, { timeout: 60000 })
+  await page.click('[data-testid=tail-stop]')
+
+  log('cancel a slow query')
+  // Hold query_range answers back for 10 s, as a slow query would.
+  await page.route('**/loki/api/v1/query_range**', async (route) => {
+    await new Promise((r) => setTimeout(r, 10000))
+    await route.continue().catch(() => {})
+  })
+  await page.click('[data-testid=run]')
+  await page.waitForFunction(() => /Running query… [1-9]/.test(document.querySelector('[data-testid=progress]')?.textContent ?? ''))
+  await shot(page, 'auth-3-slow')
+  await page.click('[data-testid=cancel]')
+  await page.waitForFunction(() => document.querySelector('[data-testid=error]')?.textContent === 'Cancelled.')
+  check(!(await page.$('[data-testid=progress]')), 'progress gone after cancel')
+  check((await page.$$('[data-testid=run]')).length === 1, 'run button back')
+  await page.unroute('**/loki/api/v1/query_range**')
+
+  // A label value with quotes and backslashes is escaped in the LogQL.
+  log('auth: odd label value')
+  const odd = env('ODD_VALUE')
+  await page.selectOption('[data-testid=add-label]', 'path')
+  await page.waitForFunction((v) => [...document.querySelectorAll('[data-testid=value-path] option')].some((o) => o.value === v), odd)
+  await page.selectOption('[data-testid=value-path]', odd)
+  const oddQuery = await page.inputValue('[data-testid=logql]')
+  check(oddQuery === '{path=' + JSON.stringify(odd) + '}', 'escaped LogQL: ' + oddQuery)
+  await page.click('[data-testid=run]')
+  await page.waitForFunction(() => document.querySelector('[data-testid=info]')?.textContent?.startsWith('5 lines'))
+  check((await rowsText(page)).every((l) => l.startsWith('tenant a odd path')), 'lines of the odd path')
+
+  // A new tab (session) has no token.
+  const other = await ctx.newPage()
+  await other.goto(base + '/')
+  await other.waitForSelector('[data-testid=token-dialog]')
+  check((await other.evaluate(() => sessionStorage.getItem('kmlog.console.token'))) === null, 'a new tab has no token')
+  await other.close()
 }

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // repoRoot is two levels up from this package.
@@ -128,15 +130,45 @@ func goTool() string {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// startKmlog builds and starts the all-in-one kmlog with cfg appended to
-// a base config; it returns the base URL.
-func startKmlog(t *testing.T, cfg string) string {
-	t.Helper()
-	dir := t.TempDir()
+// buildKmlog builds the binary once for every test of the package.
+var buildKmlog = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "kmlog-console-")
+	if err != nil {
+		return "", err
+	}
+	buildDir = dir
 	bin := filepath.Join(dir, "kmlog")
 	build := exec.Command(goTool(), "build", "-o", bin, "github.com/kubemate/kmlog/cmd/kmlog")
 	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build kmlog: %v\n%s", err, b)
+		return "", fmt.Errorf("build kmlog: %v\n%s", err, b)
+	}
+	return bin, nil
+})
+
+var buildDir string // removed by TestMain
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// startKmlog builds and starts kmlog with cfg appended to a base config,
+// waits until /ready answers 200, and returns the base URL.
+func startKmlog(t *testing.T, cfg string) string {
+	t.Helper()
+	return startKmlogWait(t, cfg, "/ready")
+}
+
+// startKmlogWait is startKmlog waiting for readyPath instead.
+func startKmlogWait(t *testing.T, cfg, readyPath string) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin, err := buildKmlog()
+	if err != nil {
+		t.Fatal(err)
 	}
 	addr := freeAddr(t)
 	conf := fmt.Sprintf(`server: {http_listen_address: %q}
@@ -177,7 +209,7 @@ ingester: {wal: {dir: %q}}
 	base := "http://" + addr
 	deadline := time.Now().Add(time.Minute)
 	for {
-		res, err := http.Get(base + "/ready")
+		res, err := http.Get(base + readyPath)
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
@@ -190,7 +222,7 @@ ingester: {wal: {dir: %q}}
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("kmlog not ready after a minute")
+			t.Fatalf("kmlog: %s not 200 after a minute", readyPath)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -263,8 +295,7 @@ func pushData(t *testing.T, base string, now time.Time) (traces []string) {
 // kmlog: builder, LogQL, results, expand, trace link, errors, histogram
 // zoom, metric chart, 50,000-line scrolling and live tail.
 func TestBrowser(t *testing.T) {
-	node, chromium := tools(t)
-	root := repoRoot(t)
+	tools(t)
 
 	// A stand-in for Jaeger that records which traces were opened.
 	var mu sync.Mutex
@@ -291,6 +322,29 @@ console:
 `, jaeger.URL+"/trace/{trace_id}"))
 	traces := pushData(t, base, time.Now())
 
+	runBrowser(t, base, "JAEGER_URL="+jaeger.URL)
+
+	// The trace link the browser followed reached "Jaeger" with one of
+	// the pushed trace ids.
+	mu.Lock()
+	defer mu.Unlock()
+	ok := false
+	for _, p := range opened {
+		if id, found := strings.CutPrefix(p, "/trace/"); found && slices.Contains(traces, id) {
+			ok = true
+		}
+	}
+	if !ok {
+		t.Errorf("Jaeger saw %q, want /trace/<one of the pushed trace ids>", opened)
+	}
+}
+
+// runBrowser runs browser.mjs against base with extra environment and
+// logs its measurements.
+func runBrowser(t *testing.T, base string, env ...string) {
+	t.Helper()
+	node, chromium := tools(t)
+	root := repoRoot(t)
 	artifacts := os.Getenv("KMLOG_CONSOLE_ARTIFACTS")
 	if artifacts == "" {
 		artifacts = filepath.Join(root, "tests", "console", "artifacts")
@@ -303,13 +357,13 @@ console:
 	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "tests", "console", "browser.mjs"))
 	cmd.Env = append(os.Environ(),
 		"KMLOG_URL="+base,
-		"JAEGER_URL="+jaeger.URL,
 		"CHROMIUM="+chromium,
 		"CONSOLE_DIR="+filepath.Join(root, "console"),
 		"ARTIFACTS="+artifacts,
 		fmt.Sprintf("FAILED_LINES=%d", failedLines),
 		fmt.Sprintf("BULK_LINES=%d", bulkLines),
 	)
+	cmd.Env = append(cmd.Env, env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.Output()
@@ -337,18 +391,92 @@ console:
 	for _, k := range keys {
 		t.Logf("%s = %v", k, results[k])
 	}
+}
 
-	// The trace link the browser followed reached "Jaeger" with one of
-	// the pushed trace ids.
-	mu.Lock()
-	defer mu.Unlock()
-	ok := false
-	for _, p := range opened {
-		if id, found := strings.CutPrefix(p, "/trace/"); found && slices.Contains(traces, id) {
-			ok = true
+// TestBrowserAuth runs the console against kmlog with gateway auth on:
+// it asks for a token, sends it as a bearer token and never a tenant,
+// shows one tenant's lines only, tails by polling, and cancels a slow
+// query.
+func TestBrowserAuth(t *testing.T) {
+	tools(t)
+	const secret = "console-test-secret-0123456789abcdef"
+	base := startKmlog(t, fmt.Sprintf(`gateway:
+  auth: {enabled: true, hs256_secret: %q, tenant_claim: tenant}
+frontend: {tail_poll_interval: 200ms}
+`, secret))
+	sign := func(tenant string) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"tenant": tenant, "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
 		}
+		return s
 	}
-	if !ok {
-		t.Errorf("Jaeger saw %q, want /trace/<one of the pushed trace ids>", opened)
+	tokA, tokB := sign("team-a"), sign("team-b")
+	now := time.Now()
+	for tok, who := range map[string]string{tokA: "tenant a", tokB: "tenant b"} {
+		s := stream{Stream: map[string]string{"app": "ledger"}}
+		for i := range 50 {
+			s.Values = append(s.Values, []any{fmt.Sprint(now.Add(-time.Duration(i) * time.Minute).UnixNano()), fmt.Sprintf("%s line %d", who, i)})
+		}
+		pushAs(t, base, tok, []stream{s})
+	}
+	const odd = `C:\tmp\"x y"`
+	s := stream{Stream: map[string]string{"app": "ledger", "path": odd}}
+	for i := range 5 {
+		s.Values = append(s.Values, []any{fmt.Sprint(now.Add(-time.Duration(i) * time.Second).UnixNano()), fmt.Sprintf("tenant a odd path line %d", i)})
+	}
+	pushAs(t, base, tokA, []stream{s})
+	runBrowser(t, base, "MODE=auth", "TOKEN_A="+tokA, "ODD_VALUE="+odd)
+}
+
+func pushAs(t *testing.T, base, token string, streams []stream) {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"streams": streams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, base+"/loki/api/v1/push", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		t.Fatalf("push: %d", res.StatusCode)
+	}
+}
+
+// TestGatewayServesConsole: the gateway of a split deployment serves the
+// console too (its API routes go to remote ingesters and the frontend). No
+// ingester answers here, so the gateway never gets ready; the console is
+// served anyway.
+func TestGatewayServesConsole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts kmlog")
+	}
+	base := startKmlogWait(t, `target: gateway
+ring: {members: ["127.0.0.1:1"]}
+console: {trace_url: "https://jaeger.example/trace/{trace_id}"}
+`, "/")
+	for _, path := range []string{"/", "/console/", "/console/config.json"} {
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body bytes.Buffer
+		_, _ = body.ReadFrom(res.Body)
+		res.Body.Close()
+		want := `<div id="app">`
+		if path == "/console/config.json" {
+			want = `"traceURL":"https://jaeger.example/trace/{trace_id}"`
+		}
+		if res.StatusCode != 200 || !strings.Contains(body.String(), want) {
+			t.Errorf("GET %s: %d %q, want %q", path, res.StatusCode, body.String(), want)
+		}
 	}
 }
