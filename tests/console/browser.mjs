@@ -33,6 +33,8 @@ const ctx = await chromium.launchPersistentContext(profile, {
   executablePath: env('CHROMIUM'),
   headless: true,
   viewport: { width: 1400, height: 900 },
+  // Not the machine's zone: times must be shown, and ranges read, in it.
+  timezoneId: 'Asia/Shanghai',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 })
@@ -89,7 +91,8 @@ async function mainChecks(page) {
   check(times.every((x, i) => i === 0 || times[i - 1] >= x), 'newest first')
   check(new URL(page.url()).searchParams.get('query') === logql, 'URL holds the query: ' + page.url())
   check(new URL(page.url()).searchParams.get('from') === 'now-1h', 'URL holds the range')
-  check((await page.textContent('[data-testid=zone]')).includes('UTC'), 'time zone shown')
+  check((await page.textContent('[data-testid=zone]')) === 'Asia/Shanghai (UTC+08:00)', 'time zone shown: ' + (await page.textContent('[data-testid=zone]')))
+
   await shot(page, '1-builder')
 
   // Expand a line: labels, structured metadata, pretty JSON.
@@ -98,6 +101,14 @@ async function mainChecks(page) {
   check(detail.includes('Stream labels') && detail.includes('trading-service'), 'detail shows labels')
   check(detail.includes('Structured metadata') && /user\s*u\d+/.test(detail), 'detail shows structured metadata')
   check(detail.includes('\n  "trace_id": "'), 'detail pretty-prints JSON')
+  // The line's time is shown in the browser's zone.
+  const cells = Object.fromEntries(await page.$$eval('[data-testid=log-detail] tr', (trs) =>
+    trs.filter((tr) => tr.children.length === 2).map((tr) => [tr.children[0].textContent, tr.children[1].textContent])))
+  const ms = Number(BigInt(cells.ns) / 1000000n)
+  const want = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
+    .format(new Date(ms)) + '.' + String(ms % 1000).padStart(3, '0')
+  check(cells.local === want, `line time ${cells.local}, want ${want} (Asia/Shanghai)`)
+  check(times[0] === want, `row time ${times[0]}, want ${want}`)
   await shot(page, '2-expanded')
 
   // The URL is shareable: a reload shows the same query and lines.
