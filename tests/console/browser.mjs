@@ -335,6 +335,18 @@ async function authChecks(page) {
   check((await page.$$('[data-testid=run]')).length === 1, 'run button back')
   await page.unroute('**/loki/api/v1/query_range**')
 
+  // A label value with quotes and backslashes is escaped in the LogQL.
+  log('auth: odd label value')
+  const odd = env('ODD_VALUE')
+  await page.selectOption('[data-testid=add-label]', 'path')
+  await page.waitForFunction((v) => [...document.querySelectorAll('[data-testid=value-path] option')].some((o) => o.value === v), odd)
+  await page.selectOption('[data-testid=value-path]', odd)
+  const oddQuery = await page.inputValue('[data-testid=logql]')
+  check(oddQuery === '{path=' + JSON.stringify(odd) + '}', 'escaped LogQL: ' + oddQuery)
+  await page.click('[data-testid=run]')
+  await page.waitForFunction(() => document.querySelector('[data-testid=info]')?.textContent?.startsWith('5 lines'))
+  check((await rowsText(page)).every((l) => l.startsWith('tenant a odd path')), 'lines of the odd path')
+
   // A new tab (session) has no token.
   const other = await ctx.newPage()
   await other.goto(base + '/')

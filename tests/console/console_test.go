@@ -420,7 +420,13 @@ frontend: {tail_poll_interval: 200ms}
 		}
 		pushAs(t, base, tok, []stream{s})
 	}
-	runBrowser(t, base, "MODE=auth", "TOKEN_A="+tokA)
+	const odd = `C:\tmp\"x y"`
+	s := stream{Stream: map[string]string{"app": "ledger", "path": odd}}
+	for i := range 5 {
+		s.Values = append(s.Values, []any{fmt.Sprint(now.Add(-time.Duration(i) * time.Second).UnixNano()), fmt.Sprintf("tenant a odd path line %d", i)})
+	}
+	pushAs(t, base, tokA, []stream{s})
+	runBrowser(t, base, "MODE=auth", "TOKEN_A="+tokA, "ODD_VALUE="+odd)
 }
 
 func pushAs(t *testing.T, base, token string, streams []stream) {
