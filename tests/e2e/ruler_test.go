@@ -77,7 +77,11 @@ func TestRulerTradingAlert(t *testing.T) {
 	all.Start(merge(storage, Config{"target": "all", "ruler": Config{"enabled": false}}))
 	q := NewProc(t, "querier")
 	q.Start(merge(storage, Config{"target": "querier"}))
+	// The ruler runs as Knative runs it: no flags, K_SERVICE set, the
+	// runtime contract's health endpoints.
 	r := NewProc(t, "ruler")
+	r.NoFlags, r.ReadyPath = true, "/health/readiness"
+	r.Env = []string{"K_SERVICE=kmlog-ruler", "LISTEN_ADDRESS=" + r.Addr}
 	rcfg := merge(storage, Config{"target": "ruler",
 		"frontend": Config{"querier_url": q.URL("/")},
 		"ruler": Config{
