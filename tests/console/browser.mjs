@@ -41,7 +41,7 @@ const ctx = await chromium.launchPersistentContext(profile, {
 const pageErrors = []
 const page = ctx.pages()[0] ?? (await ctx.newPage())
 try {
-  page.setDefaultTimeout(30000)
+  page.setDefaultTimeout(60000) // generous: CI machines are small and busy
   page.on('pageerror', (e) => pageErrors.push(e.message))
   if (process.env.MODE === 'auth') await authChecks(page)
   else await mainChecks(page)
