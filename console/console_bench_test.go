@@ -23,14 +23,16 @@ func BenchmarkHandler(b *testing.B) {
 	if err != nil || len(js) == 0 {
 		b.Fatal("no embedded JS")
 	}
-	for _, c := range []struct{ name, path string }{
-		{"index", "/"},
-		{"asset", "/console/" + strings.TrimPrefix(js[0], "dist/")},
+	asset := "/console/" + strings.TrimPrefix(js[0], "dist/")
+	for _, c := range []struct{ name, path, enc string }{
+		{"index", "/", ""},
+		{"asset", asset, ""},
+		{"asset-gzip", asset, "gzip"},
 	} {
-		path := c.path
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req := httptest.NewRequest(http.MethodGet, c.path, nil)
+			req.Header.Set("Accept-Encoding", c.enc)
 			for b.Loop() {
 				rec := httptest.NewRecorder()
 				mux.ServeHTTP(rec, req)

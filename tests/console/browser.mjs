@@ -41,7 +41,7 @@ const ctx = await chromium.launchPersistentContext(profile, {
 const pageErrors = []
 const page = ctx.pages()[0] ?? (await ctx.newPage())
 try {
-  page.setDefaultTimeout(30000)
+  page.setDefaultTimeout(60000) // generous: CI machines are small and busy
   page.on('pageerror', (e) => pageErrors.push(e.message))
   if (process.env.MODE === 'auth') await authChecks(page)
   else await mainChecks(page)
@@ -71,6 +71,13 @@ async function mainChecks(page) {
   await page.waitForFunction(() =>
     [...document.querySelectorAll('[data-testid=value-namespace] option')].some((o) => o.value === 'prod'))
   await page.selectOption('[data-testid=value-namespace]', 'prod')
+  // Values of a second label are those of the streams already picked.
+  await page.selectOption('[data-testid=add-label]', 'app')
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=value-app] option').length > 1)
+  const apps = await page.$$eval('[data-testid=value-app] option', (os) => os.map((o) => o.value).filter((v) => v))
+  check(apps.join() === 'payments,trading-service', 'apps of namespace prod: ' + apps)
+  check((await page.inputValue('[data-testid=logql]')) === '{namespace="prod"}', 'a label without a value is left out')
+  await page.click('[data-testid=matcher-app] .x')
   await page.waitForSelector('[data-testid=level-error]')
   await page.click('[data-testid=level-error]')
   await page.fill('[data-testid=keyword]', 'transaction failed')
