@@ -204,6 +204,26 @@ func (p *Pipeline) FlushAll(ctx context.Context, dst []Entry) []Entry {
 	return p.flush(ctx, p.opts.Now(), true, dst)
 }
 
+// FlushEnd is what Promtail does when its input ends (a dry run over
+// stdin): held multiline blocks come out; a partial CRI line still
+// waiting for its final part is dropped.
+func (p *Pipeline) FlushEnd(ctx context.Context, dst []Entry) []Entry {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.out = dst
+	now := p.opts.Now()
+	for _, s := range p.stages {
+		if _, cri := s.(*criStage); cri {
+			continue
+		}
+		if f, ok := s.(flusher); ok {
+			f.flush(ctx, now, true)
+		}
+	}
+	dst, p.out = p.out, nil
+	return dst
+}
+
 func (p *Pipeline) flush(ctx context.Context, now time.Time, force bool, dst []Entry) []Entry {
 	p.mu.Lock()
 	defer p.mu.Unlock()

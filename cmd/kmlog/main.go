@@ -22,6 +22,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// Mozilla's root certificates, used only where the system has none
+	// (the kmlog image has no base image): S3 and JWKS over HTTPS work.
+	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 func main() {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -116,15 +117,45 @@ func checkTemplate(what, text string) error {
 	return nil
 }
 
+// parsed caches parsed templates by text: a tick expands the same few
+// templates for every alert. It is emptied when it grows past maxParsed.
+var parsed struct {
+	sync.Mutex
+	m map[string]*template.Template
+}
+
+const maxParsed = 10000
+
+func parseCached(text string) (*template.Template, error) {
+	parsed.Lock()
+	t, ok := parsed.m[text]
+	parsed.Unlock()
+	if ok {
+		return t, nil
+	}
+	t, err := template.New("t").Funcs(templateFuncs).Option("missingkey=zero").Parse(templatePrefix + text)
+	if err != nil {
+		return nil, err
+	}
+	parsed.Lock()
+	if parsed.m == nil || len(parsed.m) >= maxParsed {
+		parsed.m = make(map[string]*template.Template)
+	}
+	parsed.m[text] = t
+	parsed.Unlock()
+	return t, nil
+}
+
 // expand renders text with the alert's data. A template that fails at run
 // time renders as Prometheus does: the error text in place of the value.
+// (A parsed template is safe for concurrent Execute.)
 func expand(what, text string, d *templateData) string {
 	if !strings.Contains(text, "{{") {
 		return text
 	}
-	t, err := template.New(what).Funcs(templateFuncs).Option("missingkey=zero").Parse(templatePrefix + text)
+	t, err := parseCached(text)
 	if err != nil {
-		return fmt.Sprintf("<error expanding template: %v>", err)
+		return fmt.Sprintf("<error expanding template %s: %v>", what, err)
 	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, d); err != nil {

@@ -41,10 +41,11 @@ func Forward(base *url.URL, transport http.RoundTripper, logger *slog.Logger) (h
 	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
+			// SetURL also sets Host to the frontend's: Knative's ingress
+			// routes by Host, so the client's must not pass (it is in
+			// X-Forwarded-Host).
 			pr.SetURL(base)
 			pr.SetXForwarded()
-			// The frontend sees the client's host, as it would in process.
-			pr.Out.Host = pr.In.Host
 		},
 		Transport: transport,
 		// Stream answers as they come (tail over HTTP, large results).

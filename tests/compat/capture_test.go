@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -235,5 +234,64 @@ func genDataset() pushBody {
 
 func pick3(r *rand.Rand) int { return []int{1, 2, 3}[r.IntN(3)] }
 
-// keep the imports used by other capture files
-var _ = filepath.Join
+var promtailBin = flag.String("promtail", "", "path of a Promtail binary to capture dry-run answers from")
+
+// TestCapturePromtail runs every case of promtail_cases.yaml through
+// `promtail --dry-run --stdin` and writes promtail.json.
+func TestCapturePromtail(t *testing.T) {
+	if *promtailBin == "" {
+		t.Skip("no -promtail")
+	}
+	var as []ptAnswer
+	for _, c := range readPromtailCases(t) {
+		dir := t.TempDir()
+		// Promtail can exit before printing its last entries once stdin
+		// ends (its printer races with shutdown): run each case five times
+		// and keep the most complete output.
+		var a ptAnswer
+		for range 5 {
+			r := runDryRun(t, c, 0, *promtailBin, "-config.file", c.config(t, dir), "--dry-run", "--stdin", "-log.level", "error")
+			if n, m := len(strings.Join(r.Lines, "\n")), len(strings.Join(a.Lines, "\n")); a.Name == "" || n > m {
+				a = r
+			}
+		}
+		as = append(as, a)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", " ")
+	if err := enc.Encode(as); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("testdata/promtail.json", b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var logcliBin = flag.String("logcli", "", "path of a logcli binary to capture answers with (needs -loki)")
+
+// TestCaptureLogcli runs every command of logcli_cases.txt against Loki
+// through a recording proxy and writes logcli.json. The dataset must be
+// loaded already (TestCaptureLoki).
+func TestCaptureLogcli(t *testing.T) {
+	if *logcliBin == "" || *lokiURL == "" {
+		t.Skip("no -logcli or -loki")
+	}
+	rec := newRecorder(t, *lokiURL)
+	var out []lcCase
+	for _, c := range readLogcliCases(t) {
+		stdout := runLogcli(t, *logcliBin, logcliArgs(t, c, rec.srv.URL))
+		out = append(out, lcCase{Command: c, Stdout: stdout, Requests: rec.take()})
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", " ")
+	if err := enc.Encode(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("testdata/logcli.json", b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -33,13 +33,15 @@ const ctx = await chromium.launchPersistentContext(profile, {
   executablePath: env('CHROMIUM'),
   headless: true,
   viewport: { width: 1400, height: 900 },
+  // Not the machine's zone: times must be shown, and ranges read, in it.
+  timezoneId: 'Asia/Shanghai',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 })
 const pageErrors = []
 const page = ctx.pages()[0] ?? (await ctx.newPage())
 try {
-  page.setDefaultTimeout(30000)
+  page.setDefaultTimeout(60000) // generous: CI machines are small and busy
   page.on('pageerror', (e) => pageErrors.push(e.message))
   if (process.env.MODE === 'auth') await authChecks(page)
   else await mainChecks(page)
@@ -69,6 +71,13 @@ async function mainChecks(page) {
   await page.waitForFunction(() =>
     [...document.querySelectorAll('[data-testid=value-namespace] option')].some((o) => o.value === 'prod'))
   await page.selectOption('[data-testid=value-namespace]', 'prod')
+  // Values of a second label are those of the streams already picked.
+  await page.selectOption('[data-testid=add-label]', 'app')
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=value-app] option').length > 1)
+  const apps = await page.$$eval('[data-testid=value-app] option', (os) => os.map((o) => o.value).filter((v) => v))
+  check(apps.join() === 'payments,trading-service', 'apps of namespace prod: ' + apps)
+  check((await page.inputValue('[data-testid=logql]')) === '{namespace="prod"}', 'a label without a value is left out')
+  await page.click('[data-testid=matcher-app] .x')
   await page.waitForSelector('[data-testid=level-error]')
   await page.click('[data-testid=level-error]')
   await page.fill('[data-testid=keyword]', 'transaction failed')
@@ -89,7 +98,8 @@ async function mainChecks(page) {
   check(times.every((x, i) => i === 0 || times[i - 1] >= x), 'newest first')
   check(new URL(page.url()).searchParams.get('query') === logql, 'URL holds the query: ' + page.url())
   check(new URL(page.url()).searchParams.get('from') === 'now-1h', 'URL holds the range')
-  check((await page.textContent('[data-testid=zone]')).includes('UTC'), 'time zone shown')
+  check((await page.textContent('[data-testid=zone]')) === 'Asia/Shanghai (UTC+08:00)', 'time zone shown: ' + (await page.textContent('[data-testid=zone]')))
+
   await shot(page, '1-builder')
 
   // Expand a line: labels, structured metadata, pretty JSON.
@@ -98,6 +108,14 @@ async function mainChecks(page) {
   check(detail.includes('Stream labels') && detail.includes('trading-service'), 'detail shows labels')
   check(detail.includes('Structured metadata') && /user\s*u\d+/.test(detail), 'detail shows structured metadata')
   check(detail.includes('\n  "trace_id": "'), 'detail pretty-prints JSON')
+  // The line's time is shown in the browser's zone.
+  const cells = Object.fromEntries(await page.$$eval('[data-testid=log-detail] tr', (trs) =>
+    trs.filter((tr) => tr.children.length === 2).map((tr) => [tr.children[0].textContent, tr.children[1].textContent])))
+  const ms = Number(BigInt(cells.ns) / 1000000n)
+  const want = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
+    .format(new Date(ms)) + '.' + String(ms % 1000).padStart(3, '0')
+  check(cells.local === want, `line time ${cells.local}, want ${want} (Asia/Shanghai)`)
+  check(times[0] === want, `row time ${times[0]}, want ${want}`)
   await shot(page, '2-expanded')
 
   // The URL is shareable: a reload shows the same query and lines.
@@ -323,6 +341,18 @@ async function authChecks(page) {
   check(!(await page.$('[data-testid=progress]')), 'progress gone after cancel')
   check((await page.$$('[data-testid=run]')).length === 1, 'run button back')
   await page.unroute('**/loki/api/v1/query_range**')
+
+  // A label value with quotes and backslashes is escaped in the LogQL.
+  log('auth: odd label value')
+  const odd = env('ODD_VALUE')
+  await page.selectOption('[data-testid=add-label]', 'path')
+  await page.waitForFunction((v) => [...document.querySelectorAll('[data-testid=value-path] option')].some((o) => o.value === v), odd)
+  await page.selectOption('[data-testid=value-path]', odd)
+  const oddQuery = await page.inputValue('[data-testid=logql]')
+  check(oddQuery === '{path=' + JSON.stringify(odd) + '}', 'escaped LogQL: ' + oddQuery)
+  await page.click('[data-testid=run]')
+  await page.waitForFunction(() => document.querySelector('[data-testid=info]')?.textContent?.startsWith('5 lines'))
+  check((await rowsText(page)).every((l) => l.startsWith('tenant a odd path')), 'lines of the odd path')
 
   // A new tab (session) has no token.
   const other = await ctx.newPage()

@@ -130,15 +130,45 @@ func goTool() string {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// startKmlog builds and starts the all-in-one kmlog with cfg appended to
-// a base config; it returns the base URL.
-func startKmlog(t *testing.T, cfg string) string {
-	t.Helper()
-	dir := t.TempDir()
+// buildKmlog builds the binary once for every test of the package.
+var buildKmlog = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "kmlog-console-")
+	if err != nil {
+		return "", err
+	}
+	buildDir = dir
 	bin := filepath.Join(dir, "kmlog")
 	build := exec.Command(goTool(), "build", "-o", bin, "github.com/kubemate/kmlog/cmd/kmlog")
 	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build kmlog: %v\n%s", err, b)
+		return "", fmt.Errorf("build kmlog: %v\n%s", err, b)
+	}
+	return bin, nil
+})
+
+var buildDir string // removed by TestMain
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// startKmlog builds and starts kmlog with cfg appended to a base config,
+// waits until /ready answers 200, and returns the base URL.
+func startKmlog(t *testing.T, cfg string) string {
+	t.Helper()
+	return startKmlogWait(t, cfg, "/ready")
+}
+
+// startKmlogWait is startKmlog waiting for readyPath instead.
+func startKmlogWait(t *testing.T, cfg, readyPath string) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin, err := buildKmlog()
+	if err != nil {
+		t.Fatal(err)
 	}
 	addr := freeAddr(t)
 	conf := fmt.Sprintf(`server: {http_listen_address: %q}
@@ -179,7 +209,7 @@ ingester: {wal: {dir: %q}}
 	base := "http://" + addr
 	deadline := time.Now().Add(time.Minute)
 	for {
-		res, err := http.Get(base + "/ready")
+		res, err := http.Get(base + readyPath)
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
@@ -192,7 +222,7 @@ ingester: {wal: {dir: %q}}
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("kmlog not ready after a minute")
+			t.Fatalf("kmlog: %s not 200 after a minute", readyPath)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -390,7 +420,13 @@ frontend: {tail_poll_interval: 200ms}
 		}
 		pushAs(t, base, tok, []stream{s})
 	}
-	runBrowser(t, base, "MODE=auth", "TOKEN_A="+tokA)
+	const odd = `C:\tmp\"x y"`
+	s := stream{Stream: map[string]string{"app": "ledger", "path": odd}}
+	for i := range 5 {
+		s.Values = append(s.Values, []any{fmt.Sprint(now.Add(-time.Duration(i) * time.Second).UnixNano()), fmt.Sprintf("tenant a odd path line %d", i)})
+	}
+	pushAs(t, base, tokA, []stream{s})
+	runBrowser(t, base, "MODE=auth", "TOKEN_A="+tokA, "ODD_VALUE="+odd)
 }
 
 func pushAs(t *testing.T, base, token string, streams []stream) {
@@ -412,5 +448,35 @@ func pushAs(t *testing.T, base, token string, streams []stream) {
 	res.Body.Close()
 	if res.StatusCode/100 != 2 {
 		t.Fatalf("push: %d", res.StatusCode)
+	}
+}
+
+// TestGatewayServesConsole: the gateway of a split deployment serves the
+// console too (its API routes go to remote ingesters and the frontend). No
+// ingester answers here, so the gateway never gets ready; the console is
+// served anyway.
+func TestGatewayServesConsole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts kmlog")
+	}
+	base := startKmlogWait(t, `target: gateway
+ring: {members: ["127.0.0.1:1"]}
+console: {trace_url: "https://jaeger.example/trace/{trace_id}"}
+`, "/")
+	for _, path := range []string{"/", "/console/", "/console/config.json"} {
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body bytes.Buffer
+		_, _ = body.ReadFrom(res.Body)
+		res.Body.Close()
+		want := `<div id="app">`
+		if path == "/console/config.json" {
+			want = `"traceURL":"https://jaeger.example/trace/{trace_id}"`
+		}
+		if res.StatusCode != 200 || !strings.Contains(body.String(), want) {
+			t.Errorf("GET %s: %d %q, want %q", path, res.StatusCode, body.String(), want)
+		}
 	}
 }

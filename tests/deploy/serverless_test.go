@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"debug/buildinfo"
 	"debug/elf"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -406,5 +407,47 @@ func TestServerlessAuth(t *testing.T) {
 		if res, _ := st.Resource.(string); res == "*" || res == "arn:aws:s3:::*" {
 			t.Errorf("statement %v grants on every resource", st.Action)
 		}
+	}
+}
+
+// TestServerlessBucket: the optional bucket is private, encrypted, TLS
+// only and kept when the stack goes; the functions' S3 access names it.
+func TestServerlessBucket(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(root, "serverless.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources struct {
+			Resources map[string]struct {
+				Type           string         `yaml:"Type"`
+				Condition      string         `yaml:"Condition"`
+				DeletionPolicy string         `yaml:"DeletionPolicy"`
+				Properties     map[string]any `yaml:"Properties"`
+			} `yaml:"Resources"`
+		} `yaml:"resources"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	b, ok := doc.Resources.Resources["KmlogBucket"]
+	if !ok || b.Type != "AWS::S3::Bucket" {
+		t.Fatal("no KmlogBucket AWS::S3::Bucket resource")
+	}
+	if b.DeletionPolicy != "Retain" || b.Condition == "" {
+		t.Errorf("bucket: DeletionPolicy %q Condition %q, want Retain and a condition", b.DeletionPolicy, b.Condition)
+	}
+	pab, _ := b.Properties["PublicAccessBlockConfiguration"].(map[string]any)
+	for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+		if pab[k] != true {
+			t.Errorf("bucket: PublicAccessBlockConfiguration.%s is not true", k)
+		}
+	}
+	if b.Properties["BucketEncryption"] == nil || b.Properties["BucketName"] != "${param:bucket}" {
+		t.Error("bucket: no encryption, or not the bucket the functions use")
+	}
+	pol, ok := doc.Resources.Resources["KmlogBucketPolicy"]
+	if !ok || !strings.Contains(fmt.Sprint(pol.Properties), "aws:SecureTransport") {
+		t.Error("no bucket policy denying requests without TLS")
 	}
 }

@@ -77,7 +77,11 @@ func TestRulerTradingAlert(t *testing.T) {
 	all.Start(merge(storage, Config{"target": "all", "ruler": Config{"enabled": false}}))
 	q := NewProc(t, "querier")
 	q.Start(merge(storage, Config{"target": "querier"}))
+	// The ruler runs as Knative runs it: no flags, K_SERVICE set, the
+	// runtime contract's health endpoints.
 	r := NewProc(t, "ruler")
+	r.NoFlags, r.ReadyPath = true, "/health/readiness"
+	r.Env = []string{"K_SERVICE=kmlog-ruler", "LISTEN_ADDRESS=" + r.Addr}
 	rcfg := merge(storage, Config{"target": "ruler",
 		"frontend": Config{"querier_url": q.URL("/")},
 		"ruler": Config{
@@ -139,7 +143,23 @@ func TestRulerTradingAlert(t *testing.T) {
 		t.Fatalf("Alertmanager has %d alerts while pending", len(got))
 	}
 
-	rulerTick(t, r, rcfg, base.Add(2*time.Minute))
+	// The next tick comes as a Lambda schedule event (EventBridge) to a
+	// kmlog running on the Lambda runtime API: the state the Knative
+	// invocation left in the bucket carries over.
+	rt := startLambdaRuntime(t)
+	lam := NewProc(t, "ruler-lambda")
+	lam.NoFlags = true
+	lam.Env = []string{
+		"AWS_LAMBDA_RUNTIME_API=" + rt.Addr, "AWS_LAMBDA_FUNCTION_NAME=kmlog-dev-ruler", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024",
+		"AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=AKIAE2EEXAMPLE", "AWS_SECRET_ACCESS_KEY=e2e-not-a-secret", "AWS_SESSION_TOKEN=e2e",
+	}
+	lam.Launch(rcfg)
+	rt.Invoke(t, map[string]any{
+		"version": "0", "id": "e2e-tick", "detail-type": "Scheduled Event", "source": "aws.events",
+		"account": "123456789012", "time": base.Add(2 * time.Minute).Format(time.RFC3339), "region": "eu-west-1",
+		"resources": []string{"arn:aws:events:eu-west-1:123456789012:rule/kmlog-ruler"}, "detail": map[string]any{},
+	})
+	lam.Kill() // Lambda freezes and discards environments; the runtime loop does not exit on SIGTERM
 	var firing amAlert
 	waitFor(t, "the firing alert in Alertmanager", 30*time.Second, func() bool {
 		for _, a := range am.Alerts() {
