@@ -54,7 +54,7 @@ func (rd *Reader) Summarize(ctx context.Context) (Summary, error) {
 			}
 			line := d.lines.value(r)
 			EachToken(line, toks.add)
-			EachGram(line, toks.add)
+			eachGram(line, &toks, nil)
 			blk.Rows++
 			blk.MaxTime = ts
 			blk.LineBytes += int64(len(line))

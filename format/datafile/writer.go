@@ -233,7 +233,7 @@ func (w *Writer) Append(ls labels.Labels, ts int64, line string, md labels.Label
 	if !w.cfg.NoTokens {
 		b := unsafe.Slice(unsafe.StringData(line), len(line))
 		EachToken(b, w.toks.add)
-		EachGram(b, w.toks.add)
+		eachGram(b, &w.toks, nil)
 	}
 
 	raw := len(w.arena) - start

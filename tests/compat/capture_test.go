@@ -268,3 +268,30 @@ func TestCapturePromtail(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+var logcliBin = flag.String("logcli", "", "path of a logcli binary to capture answers with (needs -loki)")
+
+// TestCaptureLogcli runs every command of logcli_cases.txt against Loki
+// through a recording proxy and writes logcli.json. The dataset must be
+// loaded already (TestCaptureLoki).
+func TestCaptureLogcli(t *testing.T) {
+	if *logcliBin == "" || *lokiURL == "" {
+		t.Skip("no -logcli or -loki")
+	}
+	rec := newRecorder(t, *lokiURL)
+	var out []lcCase
+	for _, c := range readLogcliCases(t) {
+		stdout := runLogcli(t, *logcliBin, logcliArgs(t, c, rec.srv.URL))
+		out = append(out, lcCase{Command: c, Stdout: stdout, Requests: rec.take()})
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", " ")
+	if err := enc.Encode(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("testdata/logcli.json", b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
