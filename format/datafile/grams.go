@@ -61,10 +61,13 @@ func eachGram(line []byte, set *tokenSet, fn func(h uint64)) {
 			i++
 		}
 		start := i
+		var cl byte
 		for i < n && idRunByte[line[i]] != 0 {
+			cl |= tokenClass[line[i]]
 			i++
 		}
-		if i-start >= GramSpan {
+		// A run without a digit and a letter has no window with both.
+		if i-start >= GramSpan && cl == classID {
 			runGrams(line[start:i], set, fn)
 		}
 	}
