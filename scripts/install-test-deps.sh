@@ -35,6 +35,11 @@ if [ "${#apt_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
   else sudo apt-get update -qq && sudo apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null; fi
 fi
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if [ "$node_major" -lt 20 ]; then
+  echo "install-test-deps: the console needs Node.js 20.19 or newer (vite 8), found $(node --version 2>/dev/null || echo none)" >&2
+  exit 1
+fi
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 lock_sum="$(sha256sum < "$repo/console/package-lock.json")"
 npm_stamp="$repo/console/node_modules/.kmlog-lock.sha256"

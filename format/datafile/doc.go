@@ -71,6 +71,10 @@
 //
 // # Grams
 //
+// With Config.NoIDTokens (the default) the Writer records only grams, not
+// the id-like tokens above, which only version 3 token indexes use
+// (Summary.NoIDTokens says so; Summarize does the same).
+//
 // The Writer also records each block's substring grams (EachGram), with
 // TokenLen 0 so that they never pass for tokens: for every window of
 // GramSpan bytes of an id run (a maximal run of token bytes, '-' and '_',

@@ -50,28 +50,38 @@ const gramMask = 1<<(8*GramLen) - 1
 // EachGram calls fn with the minimizer hash of every window of every id
 // run of line that holds a digit and a letter, skipping a minimizer equal
 // to the previous one of the same run.
-func EachGram(line []byte, fn func(h uint64)) {
+func EachGram(line []byte, fn func(h uint64)) { eachGram(line, nil, fn) }
+
+// eachGram is EachGram adding to set when it is not nil (the Writer's
+// path, without an indirect call per gram), else calling fn.
+func eachGram(line []byte, set *tokenSet, fn func(h uint64)) {
 	n := len(line)
 	for i := 0; i < n; {
 		for i < n && idRunByte[line[i]] == 0 {
 			i++
 		}
 		start := i
+		var cl byte
 		for i < n && idRunByte[line[i]] != 0 {
+			cl |= tokenClass[line[i]]
 			i++
 		}
-		if i-start >= GramSpan {
-			runGrams(line[start:i], fn)
+		// A run without a digit and a letter has no window with both.
+		if i-start >= GramSpan && cl == classID {
+			runGrams(line[start:i], set, fn)
 		}
 	}
 }
 
 // runGrams emits the minimizers of one id run of at least GramSpan bytes.
-func runGrams(run []byte, fn func(h uint64)) {
-	var ring [GramWindow]uint64 // gram hashes of the current window, by position mod GramWindow
+// It keeps the window's minimum and its position, and rescans the
+// window's GramWindow grams only when that minimum leaves it.
+func runGrams(run []byte, set *tokenSet, fn func(h uint64)) {
+	var ring [GramWindow]uint64 // gram hashes by start position mod GramWindow
 	var g uint64
 	digits, others := 0, 0 // in the current window
 	var last uint64
+	minH, minAt := ^uint64(0), -1 // smallest gram hash in the window, its start
 	for i, c := range run {
 		c = idRunByte[c]
 		g = (g<<8 | uint64(c)) & gramMask
@@ -89,22 +99,37 @@ func runGrams(run []byte, fn func(h uint64)) {
 				others--
 			}
 		}
-		if i >= GramLen-1 {
-			ring[(i-GramLen+1)%GramWindow] = gramHash(g)
-		}
-		if i < GramSpan-1 || digits == 0 || others == 0 {
+		if i < GramLen-1 {
 			continue
 		}
-		// The window ends at i: its grams start at i-GramSpan+1 ..
-		// i-GramLen+1. The first smallest hash, in position order.
-		first := i - GramSpan + 1
-		m := ring[first%GramWindow]
-		for p := first + 1; p < first+GramWindow; p++ {
-			m = min(m, ring[p%GramWindow])
+		// The gram starting at p ends at i; the window ending at i holds
+		// the grams starting at first .. p.
+		p := i - GramLen + 1
+		h := gramHash(g)
+		ring[p%GramWindow] = h
+		first := p - GramWindow + 1
+		switch {
+		case h < minH:
+			minH, minAt = h, p
+		case minAt < first:
+			// The minimum left the window: the first smallest of the rest.
+			minH, minAt = ring[max(first, 0)%GramWindow], max(first, 0)
+			for q := max(first, 0) + 1; q <= p; q++ {
+				if v := ring[q%GramWindow]; v < minH {
+					minH, minAt = v, q
+				}
+			}
 		}
-		if m != last {
-			fn(m)
-			last = m
+		if first < 0 || digits == 0 || others == 0 {
+			continue
+		}
+		if minH != last {
+			if set != nil {
+				set.add(minH)
+			} else {
+				fn(minH)
+			}
+			last = minH
 		}
 	}
 }

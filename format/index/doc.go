@@ -141,6 +141,7 @@
 //
 // Check reads the whole data file and compares it with the index: stream
 // count, labels, rows, time bounds, line bytes, row groups and their byte
-// ranges, blocks, the tail, and every token of every block against the
-// block's filter. Storage tests end with it.
+// ranges, blocks, the tail, and every gram of every block against the
+// block's filter (datafile.Reader.Summarize collects grams, not id
+// tokens, so a version 3 token filter is not checked token by token). Storage tests end with it.
 package index

@@ -114,7 +114,9 @@ func Build(s datafile.Summary, cfg Config) *Index {
 		out.Blocks = make([]Block, len(st.Blocks))
 		for j, b := range st.Blocks {
 			out.Blocks[j] = Block{RowGroup: b.RowGroup, FirstRow: b.FirstRow, Rows: b.Rows, MinTime: b.MinTime, MaxTime: b.MaxTime, LineBytes: b.LineBytes, Columns: b.Columns}
-			if cfg.BitsPerToken > 0 && b.Tokens != nil {
+			// A token filter over a Summary without id tokens would hold
+			// nothing and prune every literal: build none.
+			if cfg.BitsPerToken > 0 && b.Tokens != nil && (grams || !s.NoIDTokens) {
 				toks = toks[:0]
 				for _, h := range b.Tokens {
 					if grams && datafile.IsGram(h) || !grams && datafile.TokenLen(h) >= int(minLen) {

@@ -203,7 +203,9 @@ func TestMinTokenLen(t *testing.T) {
 		"span=00f067aa0ba902b7 trace=4bf92f3577b34da6a3ce929d0e0e4736 pod=api-7d9f8b6c4x",
 	}
 	var buf bytes.Buffer
-	w := datafile.NewWriter(&buf, datafile.DefaultConfig())
+	wcfg := datafile.DefaultConfig()
+	wcfg.NoIDTokens = false // token filters need the id tokens
+	w := datafile.NewWriter(&buf, wcfg)
 	for i, l := range lines {
 		if err := w.Append(ls, int64(i+1), l, nil); err != nil {
 			t.Fatal(err)
@@ -436,7 +438,7 @@ func TestPlanRanges(t *testing.T) {
 // others; a version 3 index (token filters) still decodes.
 func TestGramIndex(t *testing.T) {
 	var buf bytes.Buffer
-	w := datafile.NewWriter(&buf, datafile.Config{RowGroupBytes: 4 << 10, PageBytes: 4 << 10, BlockPageBytes: 1 << 10, ZstdLevel: 1, MaxRows: 1 << 20})
+	w := datafile.NewWriter(&buf, datafile.Config{RowGroupBytes: 4 << 10, PageBytes: 4 << 10, BlockPageBytes: 1 << 10, ZstdLevel: 1, MaxRows: 1 << 20, NoIDTokens: true})
 	var lines []string
 	for s := range 4 {
 		ls := labels.FromStrings("app", fmt.Sprint("app-", s))
@@ -502,6 +504,15 @@ func TestGramIndex(t *testing.T) {
 	old, err := Decode(Build(s, Config{BitsPerToken: 14, MinTokenLen: 20, NoGrams: true}).Encode())
 	if err != nil || old.GramLen != 0 {
 		t.Fatalf("version 3: %v, gram length %d", err, old.GramLen)
+	}
+	// The writer collected grams only: a token index has no filters
+	// (which would hold nothing and prune every literal).
+	for _, st := range old.Streams {
+		for _, b := range st.Blocks {
+			if b.Filter.Enabled() {
+				t.Fatal("token filter built without id tokens")
+			}
+		}
 	}
 	if err := Check(context.Background(), old, bytes.NewReader(buf.Bytes()), int64(buf.Len())); err != nil {
 		t.Fatal(err)

@@ -45,9 +45,9 @@
 // A log query with a limit is read in time windows of the shard, newest
 // first (oldest first forward), cut at block time bounds from the indexes
 // so that the first holds the limit in rows of blocks that may match and
-// each next one 4 times as many; it stops once the windows read hold the
-// limit, as no line of an older (newer) window could be in the answer
-// (earlystop.go; Config.NoEarlyStop turns it off).
+// the second the rest; it stops when the first holds the limit, as no
+// line of an older (newer) window could be in the answer (earlystop.go;
+// Config.NoEarlyStop turns it off).
 //
 // The ingesters are asked (Recent) in parallel with step 1 for the
 // selector's matchers and |= literals over the shard; a log query whose

@@ -240,10 +240,6 @@ func (r *Ruler) serveDeleteGroup(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if err := r.store.Delete(req.Context(), t, ns, group); err != nil {
-		if errors.Is(err, ErrGroupNotFound) {
-			fail(w, http.StatusNotFound, err)
-			return
-		}
 		writeJSONStatus(w, http.StatusInternalServerError, promResponse{Status: "error", ErrorType: "server_error", Error: err.Error()})
 		return
 	}

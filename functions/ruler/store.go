@@ -224,16 +224,11 @@ func (s *Store) markTenant(ctx context.Context, t tenant.ID) error {
 	return nil
 }
 
-// Delete removes one group and its state.
+// Delete removes one group and its state. Deleting a group that does not
+// exist is not an error, as in Loki (whose object stores delete
+// idempotently).
 func (s *Store) Delete(ctx context.Context, t tenant.ID, ns, name string) error {
-	key := groupKey(t, ns, name)
-	if _, err := s.bkt.Stat(ctx, key); err != nil {
-		if errors.Is(err, bucket.ErrNotExist) {
-			return ErrGroupNotFound
-		}
-		return fmt.Errorf("stat rule group: %w", err)
-	}
-	if err := s.bkt.Delete(ctx, key); err != nil {
+	if err := s.bkt.Delete(ctx, groupKey(t, ns, name)); err != nil {
 		return fmt.Errorf("delete rule group %s/%s: %w", ns, name, err)
 	}
 	if err := s.bkt.Delete(ctx, stateKey(t, ns, name)); err != nil {
@@ -252,7 +247,7 @@ func (s *Store) DeleteNamespace(ctx context.Context, t tenant.ID, ns string) err
 		return ErrNamespaceNotFound
 	}
 	for _, r := range refs {
-		if err := s.Delete(ctx, t, r.ns, r.name); err != nil && !errors.Is(err, ErrGroupNotFound) {
+		if err := s.Delete(ctx, t, r.ns, r.name); err != nil {
 			return err
 		}
 	}

@@ -9,8 +9,18 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 )
+
+// copyBuffers lends the proxy its 32 KiB copy buffers (httputil's
+// BufferPool), instead of one allocation per request.
+type copyBuffers struct{}
+
+var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (copyBuffers) Get() []byte  { return *copyBufferPool.Get().(*[]byte) }
+func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }
 
 // Forward returns a Query handler that sends each request to the query
 // frontend at base (its scheme, host and optional path prefix) and relays
@@ -47,7 +57,8 @@ func Forward(base *url.URL, transport http.RoundTripper, logger *slog.Logger) (h
 			pr.SetURL(base)
 			pr.SetXForwarded()
 		},
-		Transport: transport,
+		Transport:  transport,
+		BufferPool: copyBuffers{},
 		// Stream answers as they come (tail over HTTP, large results).
 		FlushInterval: -1,
 		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
