@@ -23,7 +23,8 @@
 //  1. Lease: a create-only put of <tenant>/ruler/lease/<ns>/<group>/<ts>.
 //     Of all invocations that see the group due at ts exactly one
 //     succeeds; the others skip the group. Leases of earlier times are
-//     deleted once the state says a later time is done.
+//     deleted once the state says a later time is done (after a gap, by
+//     listing the group's leases once), so one lease per group remains.
 //  2. State: <tenant>/ruler/state/<ns>/<group>.json holds every alert's
 //     state, activeAt, firedAt, resolvedAt, keep-firing start and last
 //     send, so a fresh instance carries on exactly.
@@ -45,7 +46,8 @@
 // for_outage_tolerance, pending alerts restart their 'for'.
 //
 // A tick that dies between taking a lease and writing the state leaves
-// that one evaluation undone; the next aligned time is evaluated as usual.
+// that one evaluation undone (a retry of the same time finds the lease
+// taken); the next aligned time is evaluated as usual.
 //
 // # Recording rules
 //

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,7 +86,7 @@ func DefaultConfig() Config {
 		ResendDelay:         time.Minute,
 		OutageTolerance:     time.Hour,
 		ExternalURL:         "",
-		Concurrency:         4,
+		Concurrency:         16,
 		DefaultRules:        true,
 		DefaultRulesTenants: []string{string(tenant.Fake)},
 		Alertmanager: AlertmanagerConfig{
@@ -331,14 +332,21 @@ func (r *Ruler) tickGroup(ctx context.Context, t tenant.ID, ref groupRef, at tim
 		return st, err
 	}
 	if !prev.EvaluatedAt.IsZero() && !prev.EvaluatedAt.Before(ts) {
-		st.Skipped++ // evaluated already; the lease was retired since
+		// A late invocation: a later time is done already. The lease it
+		// just took is of no use to anyone.
+		st.Skipped++
 		r.m.groupsSkipped.Inc()
+		if err := r.bkt.Delete(ctx, leaseKey(t, ref.ns, ref.name, ts)); err != nil {
+			r.log.Warn("delete stale lease", "tenant", t, "err", err)
+		}
 		return st, nil
 	}
+	gc := prev.EvaluatedAt.IsZero()
 	if !prev.EvaluatedAt.IsZero() {
 		if n := int(ts.Sub(prev.EvaluatedAt)/interval) - 1; n > 0 {
 			st.Missed += n
 			r.m.missed.Add(float64(n))
+			gc = true
 		}
 	}
 	next, gs := r.evalGroup(ctx, t, g, ts, interval, &prev)
@@ -347,13 +355,39 @@ func (r *Ruler) tickGroup(ctx context.Context, t tenant.ID, ref groupRef, at tim
 	if _, err := saveState(ctx, r.bkt, t, ref.ns, ref.name, next); err != nil {
 		return st, err
 	}
-	if !prev.EvaluatedAt.IsZero() {
+	switch {
+	case gc:
+		// After a gap (or a lost state) leases of evaluations that died
+		// half-way may be left: list them once and delete all before ts.
+		r.deleteLeasesBefore(ctx, t, ref, ts)
+	case !prev.EvaluatedAt.IsZero():
 		// The previous lease is no longer needed: the state says ts is done.
 		if err := r.bkt.Delete(ctx, leaseKey(t, ref.ns, ref.name, prev.EvaluatedAt)); err != nil {
 			r.log.Warn("delete old lease", "tenant", t, "err", err)
 		}
 	}
 	return st, nil
+}
+
+// deleteLeasesBefore deletes a group's leases of times before ts.
+func (r *Ruler) deleteLeasesBefore(ctx context.Context, t tenant.ID, ref groupRef, ts time.Time) {
+	prefix := strings.TrimSuffix(leaseKey(t, ref.ns, ref.name, ts), strconv.FormatInt(ts.UnixMilli(), 10))
+	var old []string
+	err := r.bkt.List(ctx, prefix, func(oi bucket.ObjectInfo) error {
+		ms, err := strconv.ParseInt(strings.TrimPrefix(oi.Key, prefix), 10, 64)
+		if err == nil && ms < ts.UnixMilli() {
+			old = append(old, oi.Key)
+		}
+		return nil
+	})
+	for _, k := range old {
+		if err == nil {
+			err = r.bkt.Delete(ctx, k)
+		}
+	}
+	if err != nil {
+		r.log.Warn("delete old leases", "tenant", t, "err", err)
+	}
 }
 
 // loadRef reads a stored group, or returns a built-in one (no key).

@@ -398,3 +398,43 @@ func TestDefaultRules(t *testing.T) {
 		t.Fatal("the tenant's own log-storms group did not replace the default")
 	}
 }
+
+// Leases do not pile up: the steady state keeps one per group; leases
+// left by evaluations that died half-way go after the next gap.
+func TestLeasesRetired(t *testing.T) {
+	bkt := bucket.NewMem()
+	q := newScript()
+	tn := tenant.MustParse("t1")
+	r := newTestRuler(t, bkt, q, nil)
+	mustPut(t, r, tn, "ns", tradingGroup)
+	leases := func() int {
+		n := 0
+		_ = bkt.List(context.Background(), "t1/ruler/lease/", func(bucket.ObjectInfo) error { n++; return nil })
+		return n
+	}
+	for i := range 5 {
+		mustTick(t, r, t0.Add(time.Duration(i)*time.Minute))
+	}
+	if n := leases(); n != 1 {
+		t.Fatalf("%d leases after 5 ticks", n)
+	}
+	// An invocation that took the lease for 12:10 and died.
+	if err := bucket.PutBytes(context.Background(), bkt, leaseKey(tn, "ns", "trading", t0.Add(10*time.Minute)), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	mustTick(t, r, t0.Add(10*time.Minute)) // skipped: leased
+	st := mustTick(t, r, t0.Add(12*time.Minute))
+	if st.Evaluated != 1 || st.Missed == 0 {
+		t.Fatalf("%+v", st)
+	}
+	if n := leases(); n != 1 {
+		t.Fatalf("%d leases after the gap", n)
+	}
+	// A late invocation for a time already done leaves nothing behind.
+	if st := mustTick(t, r, t0.Add(11*time.Minute)); st.Skipped != 1 {
+		t.Fatalf("%+v", st)
+	}
+	if n := leases(); n != 1 {
+		t.Fatalf("%d leases after a late invocation", n)
+	}
+}

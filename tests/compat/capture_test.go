@@ -295,3 +295,42 @@ func TestCaptureLogcli(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCaptureOTLP sends testdata/otlp/*.json to Loki's /otlp/v1/logs as
+// OTLP/JSON and as protobuf and writes what Loki answers to otlpQueries
+// into otlp.json.
+func TestCaptureOTLP(t *testing.T) {
+	if *lokiURL == "" {
+		t.Skip("no -loki")
+	}
+	pushOTLP(t, *lokiURL)
+	resp, err := http.Post(*lokiURL+"/flush", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	client := &http.Client{Timeout: time.Minute}
+	var as []answer
+	cases := otlpCases(t)
+	// Wait until the first query of each tenant sees entries.
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
+		a, err := cases[0].do(client, *lokiURL)
+		b, err2 := cases[len(otlpQueries)].do(client, *lokiURL)
+		if err == nil && err2 == nil && strings.Contains(string(a.JSON), `"values"`) && strings.Contains(string(b.JSON), `"values"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Loki shows no OTLP entries: %s", a.JSON)
+		}
+	}
+	for _, c := range cases {
+		a, err := c.do(client, *lokiURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		as = append(as, a)
+	}
+	if err := writeAnswers("testdata/otlp.json", as); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -69,7 +69,7 @@ func startKmlog(t *testing.T) *kmlog {
 		"server":   map[string]any{"http_listen_address": addr},
 		"log":      map[string]any{"level": "warn"},
 		"storage":  map[string]any{"backend": "dir", "dir": filepath.Join(dir, "objects")},
-		"ingester": map[string]any{"wal": map[string]any{"dir": filepath.Join(dir, "wal")}},
+		"ingester": map[string]any{"wal": map[string]any{"dir": filepath.Join(dir, "wal")}, "out_of_order_window": "12h"}, // as loki.yaml (max_chunk_age/2)
 		"limits_config": map[string]any{
 			"reject_old_samples":          false,
 			"max_entries_limit_per_query": 5000,
