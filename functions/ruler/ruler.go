@@ -86,7 +86,7 @@ func DefaultConfig() Config {
 		ResendDelay:         time.Minute,
 		OutageTolerance:     time.Hour,
 		ExternalURL:         "",
-		Concurrency:         4,
+		Concurrency:         16,
 		DefaultRules:        true,
 		DefaultRulesTenants: []string{string(tenant.Fake)},
 		Alertmanager: AlertmanagerConfig{
