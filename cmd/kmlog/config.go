@@ -15,6 +15,7 @@ import (
 
 	"github.com/kubemate/kmlog/format/bucket/s3"
 	"github.com/kubemate/kmlog/format/tenant"
+	"github.com/kubemate/kmlog/functions/compactor"
 	"github.com/kubemate/kmlog/functions/frontend"
 	"github.com/kubemate/kmlog/functions/querier"
 	"github.com/kubemate/kmlog/ingestgw/distributor"
@@ -35,6 +36,7 @@ type Config struct {
 	Ring          RingConfig         `yaml:"ring"`
 	Querier       querier.Config     `yaml:"querier"`
 	Frontend      FrontendConfig     `yaml:"frontend"`
+	Compactor     compactor.Config   `yaml:"compactor"`
 	Limits        LimitsConfig       `yaml:"limits_config"`
 	RuntimeConfig RuntimeConfig      `yaml:"runtime_config"`
 	Demo          DemoConfig         `yaml:"demo"`
@@ -108,6 +110,7 @@ func DefaultConfig() Config {
 		Ring:          RingConfig{Refresh: 15 * time.Second},
 		Querier:       querier.DefaultConfig(),
 		Frontend:      defaultFrontendConfig(),
+		Compactor:     compactor.DefaultConfig(),
 		Limits:        DefaultLimitsConfig(),
 		RuntimeConfig: RuntimeConfig{Period: 10 * time.Second},
 		Demo:          DemoConfig{Tenant: string(tenant.Fake), Rate: 20, Backfill: 3 * time.Hour},
@@ -120,7 +123,7 @@ func defaultFrontendConfig() FrontendConfig {
 }
 
 // targets are the roles kmlog can run.
-var targets = []string{"all", "gateway", "ingester", "querier", "frontend"}
+var targets = []string{"all", "gateway", "ingester", "querier", "frontend", "compactor"}
 
 // Validate reports the first invalid field, naming it.
 func (c Config) Validate() error {
@@ -181,6 +184,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Querier.Validate(); err != nil {
 		return fmt.Errorf("querier: %w", err)
+	}
+	if err := c.Compactor.Validate(); err != nil {
+		return fmt.Errorf("compactor: %w", err)
 	}
 	if c.Target == "frontend" && c.Frontend.QuerierURL == "" {
 		return errors.New("frontend.querier_url: target frontend needs a querier URL")

@@ -19,6 +19,7 @@ import (
 	"github.com/kubemate/kmlog/format/labels"
 	"github.com/kubemate/kmlog/format/push"
 	"github.com/kubemate/kmlog/format/tenant"
+	"github.com/kubemate/kmlog/functions/compactor"
 	"github.com/kubemate/kmlog/functions/frontend"
 	"github.com/kubemate/kmlog/functions/knative"
 	"github.com/kubemate/kmlog/functions/lambda"
@@ -246,14 +247,24 @@ func runAll(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	comp, err := s.newCompactor(bkt, tl)
+	if err != nil {
+		return err
+	}
+	// The in-process trigger: a compaction every compactor.compaction_interval.
+	loopCtx, stopLoop := context.WithCancel(runCtx)
+	loopDone := make(chan struct{})
+	go func() { defer close(loopDone); comp.Loop(loopCtx) }()
+	s.onStop(func(context.Context) error { stopLoop(); <-loopDone; return nil })
 	if cfg.Demo.Enabled {
 		demoCtx, stopDemo := context.WithCancel(runCtx)
 		done := make(chan struct{})
 		go func() { defer close(done); runDemo(demoCtx, cfg.Demo, dist, logger) }()
 		s.onStop(func(context.Context) error { stopDemo(); <-done; return nil })
 	}
-	h, err := s.gatewayHandler(dist, fe.Handler(), map[string]http.Handler{
+	h, err := s.gatewayHandler(dist, withDeleteAPI(fe.Handler(), comp), map[string]http.Handler{
 		"POST " + ingester.FlushPath: ing.Handler(cfg.Ingester.MaxRecvMsgSize),
+		"POST " + compactor.RunPath:  comp.Handler(),
 	})
 	if err != nil {
 		return errors.Join(err, s.stopAll())
@@ -351,9 +362,62 @@ func runFrontend(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	comp, err := s.newCompactor(bkt, tl)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	s.handleOps(mux)
-	mux.Handle("/", fe.Handler())
+	mux.Handle("/", withDeleteAPI(fe.Handler(), comp))
+	return s.run(ctx, mux)
+}
+
+// newCompactor builds the compactor function over bkt with the tenants'
+// retention settings.
+func (s *server) newCompactor(bkt bucket.Bucket, tl *tenantLimits) (*compactor.Compactor, error) {
+	return compactor.New(s.cfg.Compactor, bkt, tl.Retention, s.logger, s.reg)
+}
+
+// withDeleteAPI serves Loki's delete API (stored in the bucket by the
+// compactor package) beside the query API.
+func withDeleteAPI(query http.Handler, comp *compactor.Compactor) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/loki/api/v1/delete", comp.DeleteHandler())
+	mux.Handle("/", query)
+	return mux
+}
+
+// runCompactor runs the compactor function. On Lambda each schedule event
+// runs it once (functions/lambda Scheduled); on Knative each PingSource
+// tick POSTed to / does (functions/knative Tick); as a plain server it
+// runs every compactor.compaction_interval. Everywhere but Lambda, POST
+// /compactor/run runs it and answers the run's report, and the delete
+// API is served.
+func runCompactor(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	s := newServer(cfg, logger)
+	bkt, tl, err := s.common(ctx)
+	if err != nil {
+		return err
+	}
+	comp, err := s.newCompactor(bkt, tl)
+	if err != nil {
+		return err
+	}
+	if runtimeOf() == "lambda" {
+		s.logger.Info("kmlog started", "version", version, "target", cfg.Target, "runtime", "lambda")
+		lambda.Start(ctx, lambda.Scheduled(comp.Tick))
+		return nil
+	}
+	mux := http.NewServeMux()
+	s.handleOps(mux)
+	mux.Handle("POST /{$}", knative.Tick(comp.Tick))
+	mux.Handle("/", comp.Handler())
+	if runtimeOf() == "server" {
+		loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
+		loopDone := make(chan struct{})
+		go func() { defer close(loopDone); comp.Loop(loopCtx) }()
+		s.onStop(func(context.Context) error { stopLoop(); <-loopDone; return nil })
+	}
 	return s.run(ctx, mux)
 }
 

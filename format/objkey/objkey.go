@@ -119,13 +119,9 @@ func Parse(key string) (Key, error) {
 	if len(parts) != 4 {
 		return Key{}, fmt.Errorf("%w: %q", ErrBadKey, key)
 	}
-	tid, err := tenant.Parse(parts[0])
+	tid, day, err := parseTenantDay(key, parts[0], parts[1])
 	if err != nil {
-		return Key{}, fmt.Errorf("%w: %q: %v", ErrBadKey, key, err)
-	}
-	day, err := ParseDay(parts[1])
-	if err != nil {
-		return Key{}, fmt.Errorf("%w: %q: %v", ErrBadKey, key, err)
+		return Key{}, err
 	}
 	var ext string
 	switch parts[2] {
@@ -145,6 +141,19 @@ func Parse(key string) (Key, error) {
 		return Key{}, fmt.Errorf("%w: %q: %v", ErrBadKey, key, err)
 	}
 	return Key{Tenant: tid, Day: day, Kind: parts[2], ID: id}, nil
+}
+
+// parseTenantDay reads the first two segments of a day's key.
+func parseTenantDay(key, t, d string) (tenant.ID, Day, error) {
+	tid, err := tenant.Parse(t)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: %q: %v", ErrBadKey, key, err)
+	}
+	day, err := ParseDay(d)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: %q: %v", ErrBadKey, key, err)
+	}
+	return tid, day, nil
 }
 
 // ULID is a 128-bit identifier: 48 bits of Unix milliseconds, then 80
