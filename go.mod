@@ -92,3 +92,5 @@ require (
 )
 
 tool golang.org/x/perf/cmd/benchstat
+
+ignore ./console/node_modules

@@ -160,9 +160,9 @@ func chain(st []stage, last emitFunc) emitFunc {
 	return next
 }
 
-// seedExtracted copies the labels into the extracted map, as Promtail does
+// initExtracted copies the labels into the extracted map, as Promtail does
 // when an entry enters a pipeline, so that stages can read them.
-func seedExtracted(e *Entry) {
+func initExtracted(e *Entry) {
 	if e.Extracted == nil {
 		e.Extracted = make(map[string]any, len(e.Labels)+8)
 	}
@@ -180,7 +180,7 @@ func (p *Pipeline) Process(ctx context.Context, e Entry, dst []Entry) []Entry {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.out = dst
-	seedExtracted(&e)
+	initExtracted(&e)
 	p.head(ctx, &e)
 	dst, p.out = p.out, nil
 	return dst

@@ -39,9 +39,9 @@ func benchInput(n int) ([]Entry, int64) {
 	return out, bytes
 }
 
-// BenchmarkSeedPipeline measures cri | multiline | json | labels | replace
+// BenchmarkLifecyclePipeline measures cri | multiline | json | labels | replace
 // on loggen traffic; lines/cpu-s is per core.
-func BenchmarkSeedPipeline(b *testing.B) {
+func BenchmarkLifecyclePipeline(b *testing.B) {
 	const cfg = `
 - cri: {}
 - multiline: {firstline: '^(\{|\d{4}-\d{2}-\d{2}|[IWEF]\d{4}|\S+=|\d+\.\d+\.\d+\.\d+|\[)', max_wait_time: 3s}

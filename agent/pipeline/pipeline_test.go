@@ -14,8 +14,8 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func seedPipeline(t testing.TB) (*Pipeline, *fakeClock) {
-	b, err := os.ReadFile("testdata/seed.yaml")
+func lifecyclePipeline(t testing.TB) (*Pipeline, *fakeClock) {
+	b, err := os.ReadFile("testdata/lifecycle.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,8 +27,8 @@ func criLine(ts time.Time, flags, content string) string {
 	return ts.UTC().Format(time.RFC3339Nano) + " stdout " + flags + " " + content
 }
 
-func TestSeedPipeline(t *testing.T) {
-	p, _ := seedPipeline(t)
+func TestLifecyclePipeline(t *testing.T) {
+	p, _ := lifecyclePipeline(t)
 	pod := []string{"namespace", "prod", "app", "trading-service", "pod", "trading-service-7d9f8b6c4x-xk2pq", "container", "app"}
 	t1, t2, t3 := t0.Add(time.Millisecond), t0.Add(2*time.Millisecond), t0.Add(3*time.Millisecond)
 	jsonErr := `{"level":"error","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","msg":"KYC failed for 11010519491231002X"}`
@@ -69,8 +69,8 @@ func TestSeedPipeline(t *testing.T) {
 	}
 }
 
-func TestSeedPipelineStorm(t *testing.T) {
-	p, clk := seedPipeline(t)
+func TestLifecyclePipelineStorm(t *testing.T) {
+	p, clk := lifecyclePipeline(t)
 	var n int
 	for i := range 1000 {
 		n += len(processAll(p, ent(criLine(clk.Now(), "F", fmt.Sprintf(`{"level":"warn","i":%d}`, i)), "app", "storm")))

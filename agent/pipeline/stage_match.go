@@ -141,7 +141,7 @@ func (s *matchStage) bind(next emitFunc) {
 	if s.stages != nil {
 		head := chain(s.stages, next)
 		s.inner = func(ctx context.Context, e *Entry) {
-			seedExtracted(e)
+			initExtracted(e)
 			head(ctx, e)
 		}
 	}

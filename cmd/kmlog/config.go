@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/kubemate/kmlog/console"
 	"github.com/kubemate/kmlog/format/bucket/s3"
 	"github.com/kubemate/kmlog/format/tenant"
 	"github.com/kubemate/kmlog/functions/compactor"
@@ -40,6 +41,7 @@ type Config struct {
 	Limits        LimitsConfig       `yaml:"limits_config"`
 	RuntimeConfig RuntimeConfig      `yaml:"runtime_config"`
 	Demo          DemoConfig         `yaml:"demo"`
+	Console       console.Config     `yaml:"console"`
 }
 
 // ServerConfig is the HTTP listener of every role.
@@ -79,11 +81,15 @@ type FrontendConfig struct {
 }
 
 // RingConfig says where the ingesters are: a static list of host:port, or
-// the SRV name of a headless service.
+// the SRV name of a headless service. With both, the SRV records replace
+// the list once they answer; an ingester is one member however it is spelt.
 type RingConfig struct {
 	Members []string      `yaml:"members"`
 	SRV     string        `yaml:"srv"`
 	Refresh time.Duration `yaml:"refresh"`
+	// ProbeInterval is how often the gateway asks each ingester's /ready
+	// (and how long it waits): its own readiness needs a quorum up.
+	ProbeInterval time.Duration `yaml:"probe_interval"`
 }
 
 // RuntimeConfig is the reloadable per-tenant overrides file.
@@ -107,13 +113,14 @@ func DefaultConfig() Config {
 		Gateway:       gw,
 		Distributor:   distributor.DefaultConfig(),
 		Ingester:      ing,
-		Ring:          RingConfig{Refresh: 15 * time.Second},
+		Ring:          RingConfig{Refresh: 15 * time.Second, ProbeInterval: 5 * time.Second},
 		Querier:       querier.DefaultConfig(),
 		Frontend:      defaultFrontendConfig(),
 		Compactor:     compactor.DefaultConfig(),
 		Limits:        DefaultLimitsConfig(),
 		RuntimeConfig: RuntimeConfig{Period: 10 * time.Second},
 		Demo:          DemoConfig{Tenant: string(tenant.Fake), Rate: 20, Backfill: 3 * time.Hour},
+		Console:       console.DefaultConfig(),
 	}
 }
 
@@ -188,8 +195,14 @@ func (c Config) Validate() error {
 	if err := c.Compactor.Validate(); err != nil {
 		return fmt.Errorf("compactor: %w", err)
 	}
+	if err := c.Console.Validate(); err != nil {
+		return err
+	}
 	if c.Target == "frontend" && c.Frontend.QuerierURL == "" {
 		return errors.New("frontend.querier_url: target frontend needs a querier URL")
+	}
+	if c.Ring.Refresh <= 0 || c.Ring.ProbeInterval <= 0 {
+		return fmt.Errorf("ring: refresh %s and probe_interval %s must be positive", c.Ring.Refresh, c.Ring.ProbeInterval)
 	}
 	if c.Target == "gateway" && len(c.Ring.Members) == 0 && c.Ring.SRV == "" {
 		return errors.New("ring: target gateway needs ring.members or ring.srv")

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/kubemate/kmlog/console"
 	"github.com/kubemate/kmlog/format/bucket"
 	"github.com/kubemate/kmlog/format/bucket/s3"
 	"github.com/kubemate/kmlog/format/labels"
@@ -129,8 +132,12 @@ func (s *server) run(ctx context.Context, h http.Handler) error {
 	switch runtimeOf() {
 	case "lambda":
 		s.logger.Info("kmlog started", "version", version, "target", s.cfg.Target, "runtime", "lambda")
-		lambda.Start(ctx, lambda.HTTPHandler(h))
-		return nil
+		// The runtime loop never returns; SIGTERM (Lambda sends it before
+		// shutting an environment down) stops the components and exits.
+		go lambda.Start(ctx, lambda.HTTPHandler(h))
+		<-ctx.Done()
+		s.logger.Info("kmlog stopping")
+		return s.stopAll()
 	case "knative":
 		kcfg, err := knative.ConfigFromEnv(os.Environ())
 		if err != nil {
@@ -262,7 +269,7 @@ func runAll(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		go func() { defer close(done); runDemo(demoCtx, cfg.Demo, dist, logger) }()
 		s.onStop(func(context.Context) error { stopDemo(); <-done; return nil })
 	}
-	h, err := s.gatewayHandler(dist, withDeleteAPI(fe.Handler(), comp), map[string]http.Handler{
+	h, err := s.gatewayHandler(dist, withDeleteAPI(fe.Handler(), comp), false, map[string]http.Handler{
 		"POST " + ingester.FlushPath: ing.Handler(cfg.Ingester.MaxRecvMsgSize),
 		"POST " + compactor.RunPath:  comp.Handler(),
 	})
@@ -272,9 +279,10 @@ func runAll(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	return s.run(ctx, h)
 }
 
-// runGateway runs the gateway and distributor against remote ingesters.
-// In a split deployment queries reach the frontend by their own route (a
-// Knative Service or function URL); here the query paths answer 404.
+// runGateway runs the gateway and distributor against remote ingesters,
+// and forwards every other request, once authenticated, to the query
+// frontend at gateway.frontend_url. It is ready while enough ingesters
+// answer their readiness probe for a push to reach a quorum.
 func runGateway(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	s := newServer(cfg, logger)
 	tl, err := newTenantLimits(cfg.Limits, cfg.RuntimeConfig.File, logger)
@@ -282,21 +290,66 @@ func runGateway(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	go tl.run(ctx, cfg.RuntimeConfig.Period)
-	r := ring.New(cfg.Ring.Members)
-	if cfg.Ring.SRV != "" {
-		go ring.WatchSRV(ctx, r, net.DefaultResolver, cfg.Ring.SRV, cfg.Ring.Refresh, logger)
-	}
+	r := s.watchRing(ctx)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}
 	dist, err := distributor.New(cfg.Distributor, tl.ingest, r, &distributor.HTTPClients{Client: client}, logger, s.reg)
 	if err != nil {
 		return err
 	}
-	s.ready = append(s.ready, func() bool { return len(r.Members()) > 0 })
-	h, err := s.gatewayHandler(dist, nil, nil)
+	health := ring.NewHealth(r, probeReady(client), logger)
+	go health.Run(ctx, cfg.Ring.ProbeInterval, cfg.Ring.ProbeInterval)
+	s.ready = append(s.ready, func() bool {
+		ok, _ := health.Quorum(cfg.Distributor.ReplicationFactor)
+		return ok
+	})
+	var query http.Handler
+	if cfg.Gateway.FrontendURL != "" {
+		u, err := url.Parse(cfg.Gateway.FrontendURL)
+		if err != nil {
+			return fmt.Errorf("gateway.frontend_url: %w", err)
+		}
+		if query, err = gateway.Forward(u, nil, logger); err != nil {
+			return err
+		}
+	} else {
+		logger.Warn("gateway.frontend_url is not set: query paths answer 404")
+	}
+	h, err := s.gatewayHandler(dist, query, true, nil)
 	if err != nil {
 		return err
 	}
 	return s.run(ctx, h)
+}
+
+// watchRing returns the ingester ring: ring.members, replaced by the SRV
+// records of ring.srv once they answer (refreshed every ring.refresh), each
+// ingester counted once however it is spelt.
+func (s *server) watchRing(ctx context.Context) *ring.Ring {
+	r := ring.New(s.cfg.Ring.Members)
+	if s.cfg.Ring.SRV != "" {
+		go ring.WatchSRV(ctx, r, net.DefaultResolver, s.cfg.Ring.SRV, s.cfg.Ring.Refresh, s.logger)
+	}
+	return r
+}
+
+// probeReady asks an ingester's /ready: 200 means it takes pushes.
+func probeReady(client *http.Client) ring.Probe {
+	return func(ctx context.Context, member string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+member+"/ready", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("probe %s: status %d", member, resp.StatusCode)
+		}
+		return nil
+	}
 }
 
 // runIngester runs one ingester with its internal HTTP API.
@@ -306,7 +359,8 @@ func runIngester(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ringSize := func() int { return max(1, len(cfg.Ring.Members)) }
+	r := s.watchRing(ctx)
+	ringSize := func() int { return max(1, len(r.Members())) }
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
 	s.onStop(func(context.Context) error { cancelRun(); return nil })
@@ -366,10 +420,21 @@ func runFrontend(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	s.handleOps(mux)
-	mux.Handle("/", withDeleteAPI(fe.Handler(), comp))
-	return s.run(ctx, mux)
+	if !cfg.Gateway.Auth.Enabled {
+		mux := http.NewServeMux()
+		s.handleOps(mux)
+		mux.Handle("/", withDeleteAPI(fe.Handler(), comp))
+		return s.run(ctx, mux)
+	}
+	// The frontend verifies the caller's token itself, with the gateway's
+	// verifier and config, and takes the tenant from it: behind a gateway
+	// that forwards the token, behind an HTTP API on Lambda, or reached
+	// directly, X-Scope-OrgID is never trusted.
+	h, err := s.gatewayHandler(nil, withDeleteAPI(fe.Handler(), comp), false, nil)
+	if err != nil {
+		return err
+	}
+	return s.run(ctx, h)
 }
 
 // newCompactor builds the compactor function over bkt with the tenants'
@@ -427,17 +492,21 @@ func (s *server) handleOps(mux *http.ServeMux) {
 	mux.Handle("GET /metrics", s.metricsHandler())
 }
 
-// ingesterURLs are the base URLs of the ingesters: ring.members, or the
-// SRV records of ring.srv resolved once.
+// ingesterURLs are the base URLs of the ingesters: the SRV records of
+// ring.srv resolved once, or ring.members when there are none or the lookup
+// fails; each ingester once.
 func ingesterURLs(ctx context.Context, rc RingConfig, logger *slog.Logger) []string {
 	members := rc.Members
 	if rc.SRV != "" {
 		m, err := ring.DiscoverSRV(ctx, net.DefaultResolver, rc.SRV)
-		if err != nil {
-			logger.Warn("resolve ingesters; querying the bucket only", "srv", rc.SRV, "err", err)
+		switch {
+		case err != nil:
+			logger.Warn("resolve ingesters; using ring.members", "srv", rc.SRV, "err", err)
+		case len(m) > 0:
+			members = m
 		}
-		members = append(members, m...)
 	}
+	members = ring.Dedup(members)
 	urls := make([]string, len(members))
 	for i, m := range members {
 		urls[i] = "http://" + m
@@ -472,27 +541,38 @@ func (l localRecent) RecentSeries(ctx context.Context, t tenant.ID, matchers str
 }
 
 // gatewayHandler puts the gateway in front of the distributor and the
-// query frontend (nil: the query paths answer 404). extra routes (the
-// all-in-one's /flush) sit beside the gateway's routes but, when auth is
-// on, need a valid token too.
-func (s *server) gatewayHandler(dist *distributor.Distributor, query http.Handler, extra map[string]http.Handler) (http.Handler, error) {
+// query frontend (nil: their paths answer 404). forward keeps the verified
+// token on query requests for a frontend that verifies it again. extra
+// routes (the all-in-one's /flush) sit beside the gateway's routes but,
+// when auth is on, need a valid token too.
+func (s *server) gatewayHandler(push, query http.Handler, forward bool, extra map[string]http.Handler) (http.Handler, error) {
 	var auth *gateway.Authenticator
 	if s.cfg.Gateway.Auth.Enabled {
 		var err error
 		if auth, err = gateway.NewAuthenticator(s.cfg.Gateway.Auth, http.DefaultClient, s.logger); err != nil {
 			return nil, fmt.Errorf("gateway auth: %w", err)
 		}
+	} else {
+		s.logger.Warn("gateway.auth is off: single-tenant trial mode, the tenant is the client's X-Scope-OrgID (or fake); enable gateway.auth for any shared deployment")
 	}
 	gw := gateway.Handler(s.cfg.Gateway, auth, gateway.Routes{
-		Push:    dist,
-		Query:   query,
-		Ready:   s.readyHandler(),
-		Metrics: s.metricsHandler(),
+		Push:               push,
+		Query:              query,
+		ForwardCredentials: forward,
+		Ready:              s.readyHandler(),
+		Metrics:            s.metricsHandler(),
 	}, s.logger, s.reg)
-	if len(extra) == 0 {
-		return gw, nil
+	// The web console sits beside the API (GET / and /console/).
+	ccfg := s.cfg.Console
+	ccfg.AuthEnabled = s.cfg.Gateway.Auth.Enabled
+	con, err := console.Handler(ccfg)
+	if err != nil {
+		return nil, err
 	}
 	mux := http.NewServeMux()
+	for _, pattern := range console.Routes {
+		mux.Handle(pattern, con)
+	}
 	for pattern, h := range extra {
 		if auth != nil {
 			h = requireAuth(auth, h)

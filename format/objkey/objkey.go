@@ -13,6 +13,17 @@
 // finish is never mistaken for another object. Other per-tenant objects
 // (results cache, ruler state) live under <tenant>/<kind>/ with kinds that
 // cannot be mistaken for a day.
+//
+// # The tenant segment
+//
+// <tenant> is the tenant ID as it is, except where the ID holds what a
+// bucket key may not (format/bucket.ValidateKey): a segment may not start
+// with a dot, and Loki accepts tenant IDs such as ".tmp". Such bytes are
+// written as '%' and two upper-case hex digits ("%2Etmp"). A tenant ID
+// never holds '%', so the encoding is reversible and an ordinary ID such as
+// "tenant-financial" is its own segment, as it always was. Every key and
+// prefix that names a tenant goes through TenantSegment; ParseTenantSegment
+// reads one back and accepts only the one encoding TenantSegment writes.
 package objkey
 
 import (
@@ -79,11 +90,96 @@ func ParseDay(s string) (Day, error) {
 	return DayOfTime(t), nil
 }
 
+// TenantSegment returns the key segment that names tenant t (see the
+// package doc): t itself unless t holds a byte that needs escaping.
+func TenantSegment(t tenant.ID) string {
+	s := string(t)
+	if !needsEscape(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 4)
+	for i := 0; i < len(s); i++ {
+		if escapeByte(s, i) {
+			b.WriteByte('%')
+			b.WriteByte(upperHex[s[i]>>4])
+			b.WriteByte(upperHex[s[i]&15])
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+const upperHex = "0123456789ABCDEF"
+
+// escapeByte reports whether s[i] is written escaped: a leading dot, which
+// no key segment may start with, and the escape byte itself (no valid
+// tenant ID holds one; it is escaped all the same so that any string
+// round-trips).
+func escapeByte(s string, i int) bool {
+	c := s[i]
+	return (i == 0 && c == '.') || c == '%' || c < 0x20 || c >= 0x7f || c == '/' || c == '\\'
+}
+
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if escapeByte(s, i) {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrBadTenantSegment is wrapped by ParseTenantSegment errors.
+var ErrBadTenantSegment = errors.New("not a tenant key segment")
+
+// ParseTenantSegment reads a segment written by TenantSegment back into a
+// valid tenant ID. It refuses any other spelling of the same ID (a literal
+// leading dot, lower-case hex, an escaped byte that needs no escape), so a
+// tenant has one prefix only.
+func ParseTenantSegment(seg string) (tenant.ID, error) {
+	if !strings.Contains(seg, "%") {
+		if seg != "" && seg[0] == '.' {
+			return "", fmt.Errorf("%w: %q starts with a dot", ErrBadTenantSegment, seg)
+		}
+		t, err := tenant.Parse(seg)
+		if err != nil {
+			return "", fmt.Errorf("%w: %q: %v", ErrBadTenantSegment, seg, err)
+		}
+		return t, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(seg); i++ {
+		if seg[i] != '%' {
+			b.WriteByte(seg[i])
+			continue
+		}
+		if i+2 >= len(seg) {
+			return "", fmt.Errorf("%w: %q: escape cut short", ErrBadTenantSegment, seg)
+		}
+		hi, lo := strings.IndexByte(upperHex, seg[i+1]), strings.IndexByte(upperHex, seg[i+2])
+		if hi < 0 || lo < 0 {
+			return "", fmt.Errorf("%w: %q: bad escape %q", ErrBadTenantSegment, seg, seg[i:i+3])
+		}
+		b.WriteByte(byte(hi<<4 | lo))
+		i += 2
+	}
+	t, err := tenant.Parse(b.String())
+	if err != nil {
+		return "", fmt.Errorf("%w: %q: %v", ErrBadTenantSegment, seg, err)
+	}
+	if TenantSegment(t) != seg {
+		return "", fmt.Errorf("%w: %q: not the canonical spelling %q", ErrBadTenantSegment, seg, TenantSegment(t))
+	}
+	return t, nil
+}
+
 // TenantPrefix is the prefix of every object of a tenant.
-func TenantPrefix(t tenant.ID) string { return string(t) + "/" }
+func TenantPrefix(t tenant.ID) string { return TenantSegment(t) + "/" }
 
 // DayPrefix is the prefix of a tenant's objects for one day.
-func DayPrefix(t tenant.ID, d Day) string { return string(t) + "/" + d.String() + "/" }
+func DayPrefix(t tenant.ID, d Day) string { return TenantPrefix(t) + d.String() + "/" }
 
 // IndexPrefix is the prefix of a tenant's index objects for one day.
 func IndexPrefix(t tenant.ID, d Day) string { return DayPrefix(t, d) + KindIndex + "/" }
@@ -119,9 +215,13 @@ func Parse(key string) (Key, error) {
 	if len(parts) != 4 {
 		return Key{}, fmt.Errorf("%w: %q", ErrBadKey, key)
 	}
-	tid, day, err := parseTenantDay(key, parts[0], parts[1])
+	tid, err := ParseTenantSegment(parts[0])
 	if err != nil {
-		return Key{}, err
+		return Key{}, fmt.Errorf("%w: %q: %v", ErrBadKey, key, err)
+	}
+	day, err := ParseDay(parts[1])
+	if err != nil {
+		return Key{}, fmt.Errorf("%w: %q: %v", ErrBadKey, key, err)
 	}
 	var ext string
 	switch parts[2] {
@@ -141,19 +241,6 @@ func Parse(key string) (Key, error) {
 		return Key{}, fmt.Errorf("%w: %q: %v", ErrBadKey, key, err)
 	}
 	return Key{Tenant: tid, Day: day, Kind: parts[2], ID: id}, nil
-}
-
-// parseTenantDay reads the first two segments of a day's key.
-func parseTenantDay(key, t, d string) (tenant.ID, Day, error) {
-	tid, err := tenant.Parse(t)
-	if err != nil {
-		return "", 0, fmt.Errorf("%w: %q: %v", ErrBadKey, key, err)
-	}
-	day, err := ParseDay(d)
-	if err != nil {
-		return "", 0, fmt.Errorf("%w: %q: %v", ErrBadKey, key, err)
-	}
-	return tid, day, nil
 }
 
 // ULID is a 128-bit identifier: 48 bits of Unix milliseconds, then 80
@@ -257,4 +344,17 @@ func (u ULID) Compare(o ULID) int {
 		}
 	}
 	return 0
+}
+
+// parseTenantDay reads the first two segments of a day's key.
+func parseTenantDay(key, t, d string) (tenant.ID, Day, error) {
+	tid, err := ParseTenantSegment(t)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: %q: %v", ErrBadKey, key, err)
+	}
+	day, err := ParseDay(d)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: %q: %v", ErrBadKey, key, err)
+	}
+	return tid, day, nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubemate/kmlog/format/bucket"
 	"github.com/kubemate/kmlog/format/tenant"
 )
 
@@ -74,4 +75,82 @@ func TestDayOf(t *testing.T) {
 	if DayOf(-1).String() != "1969-12-31" {
 		t.Fatal("negative")
 	}
+}
+
+func TestTenantSegment(t *testing.T) {
+	day, _ := ParseDay("2026-11-25")
+	id := MustNewULID()
+	for _, c := range []struct{ tenant, seg string }{
+		{"fake", "fake"}, // ordinary IDs keep the keys they always had
+		{"tenant-financial", "tenant-financial"},
+		{"a.b", "a.b"},
+		{"x.", "x."},
+		{"a..b", "a..b"},
+		{"!-_.*'()", "!-_.*'()"},
+		{".tmp", "%2Etmp"},
+		{"..x", "%2E.x"},
+		{".a.", "%2Ea."},
+	} {
+		tid := tenant.MustParse(c.tenant)
+		if got := TenantSegment(tid); got != c.seg {
+			t.Errorf("TenantSegment(%q) = %q, want %q", c.tenant, got, c.seg)
+		}
+		back, err := ParseTenantSegment(c.seg)
+		if err != nil || back != tid {
+			t.Errorf("ParseTenantSegment(%q) = %q, %v", c.seg, back, err)
+		}
+		for _, k := range []string{Data(tid, day, id), Index(tid, day, id), TenantPrefix(tid) + "cache/x", DataPrefix(tid, day) + "x"} {
+			if err := bucket.ValidateKey(k); err != nil {
+				t.Errorf("tenant %q: %v", c.tenant, err)
+			}
+		}
+		k, err := Parse(Index(tid, day, id))
+		if err != nil || k.Tenant != tid {
+			t.Errorf("Parse(Index(%q)) = %+v, %v", c.tenant, k, err)
+		}
+	}
+	for _, bad := range []string{"", ".tmp", "%2etmp", "%2E", "%2", "%41bc", "%2Fx", "%25", "a%", "%ZZ"} {
+		if tid, err := ParseTenantSegment(bad); err == nil {
+			t.Errorf("ParseTenantSegment(%q) = %q, want an error", bad, tid)
+		}
+	}
+}
+
+// FuzzTenantSegment: every tenant ID push accepts has a segment that makes
+// valid bucket keys and reads back as the same ID; a segment that parses is
+// the one spelling of its ID.
+func FuzzTenantSegment(f *testing.F) {
+	for _, s := range []string{"fake", ".tmp", "..", ".", "a.b", "%2Etmp", "%2etmp", "x%", "(')*!", "..a", "tenant-1"} {
+		f.Add(s)
+	}
+	day, _ := ParseDay("2026-11-25")
+	id := MustNewULID()
+	f.Fuzz(func(t *testing.T, s string) {
+		if tid, err := tenant.Parse(s); err == nil {
+			seg := TenantSegment(tid)
+			back, err := ParseTenantSegment(seg)
+			if err != nil || back != tid {
+				t.Fatalf("tenant %q -> segment %q -> %q, %v", s, seg, back, err)
+			}
+			key := Data(tid, day, id)
+			if err := bucket.ValidateKey(key); err != nil {
+				t.Fatalf("tenant %q: %v", s, err)
+			}
+			if err := bucket.ValidatePrefix(TenantPrefix(tid)); err != nil {
+				t.Fatalf("tenant %q: %v", s, err)
+			}
+			k, err := Parse(key)
+			if err != nil || k.Tenant != tid {
+				t.Fatalf("tenant %q: Parse(%q) = %+v, %v", s, key, k, err)
+			}
+		}
+		if tid, err := ParseTenantSegment(s); err == nil {
+			if TenantSegment(tid) != s {
+				t.Fatalf("segment %q parses as %q, whose segment is %q", s, tid, TenantSegment(tid))
+			}
+			if _, err := tenant.Parse(string(tid)); err != nil {
+				t.Fatalf("segment %q parses as invalid tenant %q", s, tid)
+			}
+		}
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/dgraph-io/ristretto/v2"
 
 	"github.com/kubemate/kmlog/format/bucket"
+	"github.com/kubemate/kmlog/format/objkey"
 	"github.com/kubemate/kmlog/format/tenant"
 	"github.com/kubemate/kmlog/functions/querier"
 	"github.com/kubemate/kmlog/logql/engine"
@@ -100,7 +101,7 @@ func cacheKey(req querier.Request, generation string) string {
 }
 
 func objectKey(t tenant.ID, key string) string {
-	return string(t) + "/" + cacheKind + "/" + key
+	return objkey.TenantPrefix(t) + cacheKind + "/" + key
 }
 
 // cacheTier says where a lookup found its answer.

@@ -46,7 +46,22 @@
 //     answer 413 itself.
 //
 // Bodies are short plain text, as in Loki. /ready and /metrics are served
-// without authentication; unknown paths are 404.
+// without authentication.
+//
+// # Routes
+//
+// Push paths (/loki/api/v1/push, /api/prom/push) go to Routes.Push; every
+// other path goes to Routes.Query — the query frontend in process, or
+// Forward to a frontend elsewhere — so that APIs the frontend gains (rules,
+// delete, the console) need no change here. Both are authenticated the
+// same way and share the body limit and the server's timeouts. Without a
+// handler a route answers 404.
+//
+// With Routes.ForwardCredentials the verified Authorization header stays on
+// query requests, so that a frontend running elsewhere verifies the token
+// itself and takes the tenant from it, never from a header anyone inside
+// the network could set. That is kmlog's one tenant rule: with auth on, a
+// tenant comes only from a verified credential, in every deployment.
 //
 // # Keys
 //

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -21,9 +20,17 @@ import (
 type Routes struct {
 	// Push serves /loki/api/v1/push and /api/prom/push.
 	Push http.Handler
-	// Query serves the rest of /loki/api/v1/, /api/prom/ and
-	// /prometheus/api/v1/, including the tail WebSocket.
+	// Query serves every other path: the rest of /loki/api/v1/,
+	// /api/prom/ and /prometheus/api/v1/ (the tail WebSocket included),
+	// and whatever the query frontend serves beside them (rules, delete,
+	// the console). It is the frontend in process, or Forward to one
+	// elsewhere. Every request reaching it is authenticated like a push.
 	Query http.Handler
+	// ForwardCredentials keeps the caller's Authorization header on
+	// requests to Query, for a Query that forwards them to a frontend
+	// which verifies the token again (its own tenant rule). Push requests
+	// never keep it.
+	ForwardCredentials bool
 	// Ready serves /ready without authentication; nil answers 200 "ready".
 	Ready http.Handler
 	// Metrics serves /metrics without authentication.
@@ -37,15 +44,11 @@ const (
 	routeTail    = "tail"
 	routeReady   = "ready"
 	routeMetrics = "metrics"
-	routeUnknown = "unknown"
 )
 
 // fakeOrgID is shared by every request without a tenant when auth is off;
 // handlers must not modify header value slices.
 var fakeOrgID = []string{string(tenant.Fake)}
-
-// queryPrefixes are the path prefixes routed to Routes.Query.
-var queryPrefixes = []string{"/loki/api/v1/", "/api/prom/", "/prometheus/api/v1/"}
 
 type gateway struct {
 	routes  Routes
@@ -111,12 +114,9 @@ func classify(path string) string {
 	case "/metrics":
 		return routeMetrics
 	}
-	for _, p := range queryPrefixes {
-		if strings.HasPrefix(path, p) {
-			return routeQuery
-		}
-	}
-	return routeUnknown
+	// Everything else belongs to the frontend, so that APIs it gains
+	// (rules, delete, the console) need no gateway change.
+	return routeQuery
 }
 
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -151,7 +151,7 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if !g.setTenant(sw, r) {
+	if !g.setTenant(sw, r, route != routePush && g.routes.ForwardCredentials) {
 		return
 	}
 	if r.ContentLength > g.maxBody {
@@ -169,8 +169,9 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // setTenant authenticates r (auth on) or validates its header (auth off),
 // and leaves the tenant in X-Scope-OrgID. It answers the request itself and
-// returns false when it is rejected.
-func (g *gateway) setTenant(w http.ResponseWriter, r *http.Request) bool {
+// returns false when it is rejected. keepAuth keeps the verified
+// Authorization header for a handler that forwards it.
+func (g *gateway) setTenant(w http.ResponseWriter, r *http.Request, keepAuth bool) bool {
 	if g.auth == nil {
 		v := headerValue(r.Header, orgIDKey)
 		if v == "" {
@@ -198,7 +199,9 @@ func (g *gateway) setTenant(w http.ResponseWriter, r *http.Request) bool {
 		plainError(w, status, text)
 		return false
 	}
-	r.Header.Del("Authorization")
+	if !keepAuth {
+		r.Header.Del("Authorization")
+	}
 	r.Header[orgIDKey] = []string{string(id)}
 	return true
 }

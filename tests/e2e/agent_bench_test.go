@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkAgent1000Files runs `kmlog agent` over 1,000 pod log files
-// (the seed pipeline: cri, multiline, json, labels, replace) shipping to
+// (the pipeline cri, multiline, json, labels, replace) shipping to
 // an all-in-one kmlog. Each iteration appends linesPerFile CRI lines to
 // every file and waits until the agent has shipped them all. It reports
 // the agent's resident memory, the lines per second through the whole

@@ -257,16 +257,12 @@ func testFanOutAndCache(t *testing.T, p *Proc, d *dataset) {
 // every shard the answer needs is cached by the first run, so a repeat
 // must not invoke any querier.
 //
-// It fails: functions/frontend's fanOutOrdered (frontend.go) launches
-// shards speculatively (a window that doubles up to
-// max_query_parallelism) and, once the finished prefix holds the limit,
-// cancels the shards still in flight. A canceled shard is never cached,
-// so each repeat finds the needed shards in the cache within microseconds,
-// doubles the window, launches the uncached speculative shards again, and
-// cancels them again: one or two querier invocations (and a cold start of
-// a scaled-to-zero querier) per "cached" repeat, forever. Resolving the
-// cacheable shards' cache lookups before the window logic (hits do not
-// take a slot and are consumed in order) makes the repeat invocation-free.
+// The frontend launches shards speculatively (a window that doubles up
+// to max_query_parallelism) and cancels those still in flight once the
+// finished prefix holds the limit; a canceled shard is never cached. A
+// repeat must therefore resolve cached shards before the window logic
+// (hits take no slot and are consumed in order), or each "cached" repeat
+// would relaunch and cancel the uncached speculative shards again.
 func testLogRepeat(t *testing.T, p *Proc, d *dataset) {
 	c := newLokiClient(p.URL(""))
 	src := d.Source(qTenant)
