@@ -41,6 +41,7 @@ type Config struct {
 	Limits        LimitsConfig       `yaml:"limits_config"`
 	RuntimeConfig RuntimeConfig      `yaml:"runtime_config"`
 	Demo          DemoConfig         `yaml:"demo"`
+	Ruler         RulerConfig        `yaml:"ruler"`
 	Console       console.Config     `yaml:"console"`
 }
 
@@ -87,6 +88,9 @@ type RingConfig struct {
 	Members []string      `yaml:"members"`
 	SRV     string        `yaml:"srv"`
 	Refresh time.Duration `yaml:"refresh"`
+	// DNSServer, when set ("host:port"), answers the SRV lookups instead
+	// of the system resolver (a cluster DNS reached directly, or a test's).
+	DNSServer string `yaml:"dns_server"`
 	// ProbeInterval is how often the gateway asks each ingester's /ready
 	// (and how long it waits): its own readiness needs a quorum up.
 	ProbeInterval time.Duration `yaml:"probe_interval"`
@@ -120,6 +124,7 @@ func DefaultConfig() Config {
 		Limits:        DefaultLimitsConfig(),
 		RuntimeConfig: RuntimeConfig{Period: 10 * time.Second},
 		Demo:          DemoConfig{Tenant: string(tenant.Fake), Rate: 20, Backfill: 3 * time.Hour},
+		Ruler:         defaultRulerConfig(),
 		Console:       console.DefaultConfig(),
 	}
 }
@@ -130,7 +135,7 @@ func defaultFrontendConfig() FrontendConfig {
 }
 
 // targets are the roles kmlog can run.
-var targets = []string{"all", "gateway", "ingester", "querier", "frontend", "compactor"}
+var targets = []string{"all", "gateway", "ingester", "querier", "frontend", "compactor", "ruler"}
 
 // Validate reports the first invalid field, naming it.
 func (c Config) Validate() error {
@@ -163,7 +168,13 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("storage.backend %q: want dir or s3", c.Storage.Backend)
 	}
-	if err := c.Gateway.Validate(); err != nil {
+	gw := c.Gateway
+	if c.Target != "all" && c.Target != "gateway" && c.Target != "frontend" {
+		// One config file serves every role; only these verify tokens,
+		// so only they need (and are given) a key source.
+		gw.Auth.Enabled = false
+	}
+	if err := gw.Validate(); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	if err := c.Distributor.Validate(); err != nil {
@@ -195,6 +206,12 @@ func (c Config) Validate() error {
 	if err := c.Compactor.Validate(); err != nil {
 		return fmt.Errorf("compactor: %w", err)
 	}
+	if err := c.Ruler.Validate(); err != nil {
+		return err
+	}
+	if c.Target == "ruler" && c.Frontend.QuerierURL == "" {
+		return errors.New("frontend.querier_url: target ruler needs a querier URL")
+	}
 	if err := c.Console.Validate(); err != nil {
 		return err
 	}
@@ -203,6 +220,11 @@ func (c Config) Validate() error {
 	}
 	if c.Ring.Refresh <= 0 || c.Ring.ProbeInterval <= 0 {
 		return fmt.Errorf("ring: refresh %s and probe_interval %s must be positive", c.Ring.Refresh, c.Ring.ProbeInterval)
+	}
+	if c.Ring.DNSServer != "" {
+		if _, _, err := net.SplitHostPort(c.Ring.DNSServer); err != nil {
+			return fmt.Errorf("ring.dns_server %q: %w", c.Ring.DNSServer, err)
+		}
 	}
 	if c.Target == "gateway" && len(c.Ring.Members) == 0 && c.Ring.SRV == "" {
 		return errors.New("ring: target gateway needs ring.members or ring.srv")

@@ -263,13 +263,23 @@ func runAll(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	loopDone := make(chan struct{})
 	go func() { defer close(loopDone); comp.Loop(loopCtx) }()
 	s.onStop(func(context.Context) error { stopLoop(); <-loopDone; return nil })
+	rl, err := s.newRuler(bkt, fe, pusherFunc(dist.Push))
+	if err != nil {
+		return err
+	}
+	if cfg.Ruler.Enabled {
+		rulerCtx, stopRuler := context.WithCancel(runCtx)
+		done := make(chan struct{})
+		go func() { defer close(done); runRulerTimer(rulerCtx, rl, cfg.Ruler.EvaluationInterval, logger) }()
+		s.onStop(func(context.Context) error { stopRuler(); <-done; return nil })
+	}
 	if cfg.Demo.Enabled {
 		demoCtx, stopDemo := context.WithCancel(runCtx)
 		done := make(chan struct{})
 		go func() { defer close(done); runDemo(demoCtx, cfg.Demo, dist, logger) }()
 		s.onStop(func(context.Context) error { stopDemo(); <-done; return nil })
 	}
-	h, err := s.gatewayHandler(dist, withDeleteAPI(fe.Handler(), comp), false, map[string]http.Handler{
+	h, err := s.gatewayHandler(dist, withDeleteAPI(queryRoutes(fe.Handler(), rl.Handler()), comp), false, map[string]http.Handler{
 		"POST " + ingester.FlushPath: ing.Handler(cfg.Ingester.MaxRecvMsgSize),
 		"POST " + compactor.RunPath:  comp.Handler(),
 	})
@@ -327,9 +337,21 @@ func runGateway(ctx context.Context, cfg Config, logger *slog.Logger) error {
 func (s *server) watchRing(ctx context.Context) *ring.Ring {
 	r := ring.New(s.cfg.Ring.Members)
 	if s.cfg.Ring.SRV != "" {
-		go ring.WatchSRV(ctx, r, net.DefaultResolver, s.cfg.Ring.SRV, s.cfg.Ring.Refresh, s.logger)
+		go ring.WatchSRV(ctx, r, resolverFor(s.cfg.Ring), s.cfg.Ring.SRV, s.cfg.Ring.Refresh, s.logger)
 	}
 	return r
+}
+
+// resolverFor is the resolver of SRV lookups: the system's, or one that
+// asks ring.dns_server.
+func resolverFor(rc RingConfig) *net.Resolver {
+	if rc.DNSServer == "" {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, rc.DNSServer)
+	}}
 }
 
 // probeReady asks an ingester's /ready: 200 means it takes pushes.
@@ -420,17 +442,24 @@ func runFrontend(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The rules API lives beside the query API (the gateway and Lambda's
+	// HTTP API route both here); it only reads and writes the bucket.
+	rl, err := s.newRuler(bkt, fe, nil)
+	if err != nil {
+		return err
+	}
+	query := withDeleteAPI(queryRoutes(fe.Handler(), rl.Handler()), comp)
 	if !cfg.Gateway.Auth.Enabled {
 		mux := http.NewServeMux()
 		s.handleOps(mux)
-		mux.Handle("/", withDeleteAPI(fe.Handler(), comp))
+		mux.Handle("/", query)
 		return s.run(ctx, mux)
 	}
 	// The frontend verifies the caller's token itself, with the gateway's
 	// verifier and config, and takes the tenant from it: behind a gateway
 	// that forwards the token, behind an HTTP API on Lambda, or reached
 	// directly, X-Scope-OrgID is never trusted.
-	h, err := s.gatewayHandler(nil, withDeleteAPI(fe.Handler(), comp), false, nil)
+	h, err := s.gatewayHandler(nil, query, false, nil)
 	if err != nil {
 		return err
 	}
@@ -498,7 +527,7 @@ func (s *server) handleOps(mux *http.ServeMux) {
 func ingesterURLs(ctx context.Context, rc RingConfig, logger *slog.Logger) []string {
 	members := rc.Members
 	if rc.SRV != "" {
-		m, err := ring.DiscoverSRV(ctx, net.DefaultResolver, rc.SRV)
+		m, err := ring.DiscoverSRV(ctx, resolverFor(rc), rc.SRV)
 		switch {
 		case err != nil:
 			logger.Warn("resolve ingesters; using ring.members", "srv", rc.SRV, "err", err)

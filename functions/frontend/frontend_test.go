@@ -117,7 +117,8 @@ func TestMatchesEngine(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if diff := cmp.Diff(reference(t, e.es, p), res.Value); diff != "" {
+				// The frontend aligns range queries to the step, as Loki's.
+				if diff := cmp.Diff(reference(t, e.es, engine.AlignStep(p)), res.Value); diff != "" {
 					t.Fatalf("round %d (-engine +frontend):\n%s", round, diff)
 				}
 			}
@@ -134,7 +135,7 @@ func TestFanOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fe.Close()
-	start := time.Date(2026, 10, 29, 0, 10, 0, 0, time.UTC) // lookback 5m stays in Oct 29
+	start := time.Date(2026, 10, 29, 1, 0, 0, 0, time.UTC) // lookback 5m stays in Oct 29
 	end := time.Date(2026, 11, 27, 23, 0, 0, 0, time.UTC)
 	res, err := fe.Query(context.Background(), tid, engine.Params{
 		Query: `sum(count_over_time({app="api"}[5m]))`, Start: start, End: end, Step: time.Hour})
@@ -403,7 +404,7 @@ func TestLimitsAndErrors(t *testing.T) {
 		{"bad step", "/loki/api/v1/query_range", []string{"query", `rate({app="api"}[1m])`, "step", "0"},
 			400, "zero or negative query resolution step widths are not accepted. Try a positive integer"},
 		{"too many points", "/loki/api/v1/query_range", []string{"query", `rate({app="api"}[1m])`, "start", ts(now.Add(-24 * time.Hour)), "end", ts(now), "step", "1"},
-			400, "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"},
+			400, "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter"},
 		{"bad limit", "/loki/api/v1/query_range", []string{"query", `{app="api"}`, "limit", "-1"},
 			400, "limit must be a positive value"},
 		{"bad direction", "/loki/api/v1/query_range", []string{"query", `{app="api"}`, "direction", "up"},

@@ -87,7 +87,7 @@ func (f *Frontend) Query(ctx context.Context, t tenant.ID, p engine.Params) (Que
 			res, err = f.logQuery(ctx, t, lim, eng, p, st)
 		}
 	} else {
-		res, err = f.metricQuery(ctx, t, lim, eng, p, expr, st)
+		res, err = f.metricQuery(ctx, t, lim, eng, engine.AlignStep(p), expr, st)
 	}
 	if err != nil {
 		return QueryResult{}, err

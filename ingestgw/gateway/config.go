@@ -13,8 +13,8 @@ type Config struct {
 	TLS  TLSConfig  `yaml:"tls"`
 	Auth AuthConfig `yaml:"auth"`
 	// FrontendURL is the query frontend the gateway forwards every
-	// non-push request to (target gateway; see Forward). Empty: the
-	// query paths answer 404.
+	// non-push request to (target gateway; see Forward). Empty: those
+	// paths answer 404.
 	FrontendURL string `yaml:"frontend_url"`
 	// MaxRequestBodyBytes bounds every request body (413 above it).
 	MaxRequestBodyBytes int64 `yaml:"max_request_body_bytes"`

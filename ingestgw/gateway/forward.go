@@ -9,8 +9,18 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 )
+
+// copyBuffers lends the proxy its 32 KiB copy buffers (httputil's
+// BufferPool), instead of one allocation per request.
+type copyBuffers struct{}
+
+var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (copyBuffers) Get() []byte  { return *copyBufferPool.Get().(*[]byte) }
+func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }
 
 // Forward returns a Query handler that sends each request to the query
 // frontend at base (its scheme, host and optional path prefix) and relays
@@ -41,12 +51,14 @@ func Forward(base *url.URL, transport http.RoundTripper, logger *slog.Logger) (h
 	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
+			// SetURL also sets Host to the frontend's: Knative's ingress
+			// routes by Host, so the client's must not pass (it is in
+			// X-Forwarded-Host).
 			pr.SetURL(base)
 			pr.SetXForwarded()
-			// The frontend sees the client's host, as it would in process.
-			pr.Out.Host = pr.In.Host
 		},
-		Transport: transport,
+		Transport:  transport,
+		BufferPool: copyBuffers{},
 		// Stream answers as they come (tail over HTTP, large results).
 		FlushInterval: -1,
 		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelDebug),

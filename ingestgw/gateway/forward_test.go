@@ -20,10 +20,10 @@ import (
 // claimed, the token itself (to verify again), the path and query intact,
 // and WebSocket tails pass through.
 func TestForward(t *testing.T) {
-	type seen struct{ orgID, auth, uri string }
+	type seen struct{ orgID, auth, uri, host string }
 	got := make(chan seen, 10)
 	frontend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got <- seen{r.Header.Get(OrgIDHeader), r.Header.Get("Authorization"), r.URL.RequestURI()}
+		got <- seen{r.Header.Get(OrgIDHeader), r.Header.Get("Authorization"), r.URL.RequestURI(), r.Host}
 		if r.URL.Path == "/loki/api/v1/tail" {
 			conn, err := websocket.Accept(w, r, nil)
 			if err != nil {
@@ -62,7 +62,8 @@ func TestForward(t *testing.T) {
 		code, body, _ := do(t, c, "GET", s.url+path, nil, hdr)
 		require.Equal(t, 200, code, path)
 		require.Equal(t, "frontend tenant-a", body, path)
-		require.Equal(t, seen{"tenant-a", "Bearer " + tok, path}, <-got)
+		// Host is the frontend's own: Knative routes by it.
+		require.Equal(t, seen{"tenant-a", "Bearer " + tok, path, base.Host}, <-got)
 	}
 	// No token: the frontend is never reached.
 	code, _, _ := do(t, c, "GET", s.url+"/loki/api/v1/labels", nil, map[string]string{"X-Scope-OrgID": "tenant-b"})

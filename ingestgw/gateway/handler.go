@@ -18,7 +18,8 @@ import (
 // Routes holds the handlers behind the gateway. A nil handler makes its
 // paths answer 404.
 type Routes struct {
-	// Push serves /loki/api/v1/push and /api/prom/push.
+	// Push serves /loki/api/v1/push, /api/prom/push and OTLP's
+	// /otlp/v1/logs.
 	Push http.Handler
 	// Query serves every other path: the rest of /loki/api/v1/,
 	// /api/prom/ and /prometheus/api/v1/ (the tail WebSocket included),
@@ -105,7 +106,7 @@ func Handler(cfg Config, auth *Authenticator, routes Routes, logger *slog.Logger
 
 func classify(path string) string {
 	switch path {
-	case "/loki/api/v1/push", "/api/prom/push":
+	case "/loki/api/v1/push", "/api/prom/push", "/otlp/v1/logs":
 		return routePush
 	case "/loki/api/v1/tail", "/api/prom/tail":
 		return routeTail

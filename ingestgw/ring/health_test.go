@@ -122,3 +122,22 @@ func TestHealthQuorum(t *testing.T) {
 		t.Fatal("a hung member counted as up")
 	}
 }
+
+// FuzzNormalize: normalising is idempotent, never panics, and two
+// spellings that normalise alike are one member of a ring.
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"a.b:3100", "A.B.:3100", "[::1]:80", "host.", "", ":", "x:y:z", "Ingester-0.svc.cluster.local.:3100"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := Normalize(s)
+		if Normalize(n) != n {
+			t.Fatalf("Normalize(%q) = %q, but Normalize(%q) = %q", s, n, n, Normalize(n))
+		}
+		if n != "" {
+			if got := New([]string{s, n}).Members(); len(got) != 1 || got[0] != n {
+				t.Fatalf("members of {%q, %q} = %v, want [%q]", s, n, got, n)
+			}
+		}
+	})
+}

@@ -64,9 +64,9 @@ func (r *Ring) Set(names []string) {
 func Normalize(member string) string {
 	host, port, err := net.SplitHostPort(member)
 	if err != nil {
-		return strings.TrimSuffix(strings.ToLower(member), ".")
+		return strings.TrimRight(strings.ToLower(member), ".")
 	}
-	return net.JoinHostPort(strings.TrimSuffix(strings.ToLower(host), "."), port)
+	return net.JoinHostPort(strings.TrimRight(strings.ToLower(host), "."), port)
 }
 
 // Dedup returns the members normalised, sorted and without duplicates or

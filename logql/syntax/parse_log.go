@@ -13,7 +13,7 @@ const errEmptyCompatible = `queries require at least one regexp or equality matc
 // parseSelector parses {matchers} and checks Loki's rule that at least one
 // matcher must reject the empty value.
 func (p *parser) parseSelector() ([]*labels.Matcher, *ParseError) {
-	open, err := p.expect(tLBrace)
+	_, err := p.expect(tLBrace)
 	if err != nil {
 		return nil, err
 	}
@@ -32,16 +32,20 @@ func (p *parser) parseSelector() ([]*labels.Matcher, *ParseError) {
 				break
 			}
 			if t.kind != tComma {
-				return nil, p.unexpected(t, ",", "}")
+				return nil, p.unexpected(t, "}", ",")
 			}
 		}
+	}
+	if p.anySelector {
+		return ms, nil
 	}
 	for _, m := range ms {
 		if !m.MatchesEmpty() {
 			return ms, nil
 		}
 	}
-	return nil, p.errAt(open.pos, "%s", errEmptyCompatible)
+	// Loki reports this one without a position.
+	return nil, &ParseError{Msg: errEmptyCompatible}
 }
 
 func matchType(k tokKind) (labels.MatchType, bool) {
