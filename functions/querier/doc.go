@@ -43,11 +43,11 @@
 //     holding it; each stream gets one labels slice for all its entries.
 //
 // A log query with a limit is read in time windows of the shard, newest
-// first (oldest first forward), cut at block time bounds from the indexes
-// so that the first holds the limit in rows of blocks that may match and
-// the second the rest; it stops when the first holds the limit, as no
-// line of an older (newer) window could be in the answer (earlystop.go;
-// Config.NoEarlyStop turns it off).
+// first (oldest first forward), sized from the indexes' block rows and
+// from the share of lines that matched in the windows before; it stops
+// once the windows read hold the limit, as no line of an older (newer)
+// window could be in the answer (earlystop.go; Config.NoEarlyStop turns
+// it off).
 //
 // The ingesters are asked (Recent) in parallel with step 1 for the
 // selector's matchers and |= literals over the shard; a log query whose

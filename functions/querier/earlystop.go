@@ -2,7 +2,6 @@ package querier
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/kubemate/kmlog/format/index"
@@ -16,20 +15,24 @@ import (
 // shard, newest first (oldest first forward), and stops once the windows
 // read hold the limit: every line of a later window is older (newer) than
 // every line of the earlier ones, so it could not be in the answer.
-// Windows are cut at block time bounds taken from the day's indexes: the
-// first holds at least the limit in rows of blocks that may match, the
-// second the rest of the shard. The answer is the same as one pass's;
-// what changes is the bytes read. Each further window would read again
-// the pages of the blocks that straddle its cut: measured with kmlog
-// bench, windows growing 4 times read more than one pass for a sparse
-// keyword, so there are two.
+// Windows are cut from the day's indexes: the rows of the blocks that may
+// match (by labels, time and gram filters) are assumed spread evenly over
+// each block's time span, and a window ends where it is estimated to hold
+// the rows it needs: twice the limit at first; then, from the share of
+// the lines scanned so far that made it into the answer, what the rest of
+// the limit needs, with half again as much (or 8 times the lines scanned
+// when none matched). The answer is the same as one pass's; what changes
+// is the bytes read. A block that straddles a cut has its pages read by
+// both windows, so windows are few: at most maxEarlyStopWindows, the last
+// taking the rest of the shard.
 
-// earlyStopGrowth is how much the row estimate of each window grows.
-const earlyStopGrowth = 4
+// maxEarlyStopWindows bounds the windows of one shard.
+const maxEarlyStopWindows = 4
 
-// maxEarlyStopWindows bounds the windows of one shard; the last one takes
-// the rest of the shard.
-const maxEarlyStopWindows = 2
+// blockSpan is one block that may match: its time span and rows.
+type blockSpan struct {
+	min, max, rows int64
+}
 
 // windowedPartial runs a limited log query over windows of the shard.
 // ok is false when the query is not one it applies to; the caller then
@@ -41,21 +44,23 @@ func (q *Querier) windowedPartial(ctx context.Context, d *day, p engine.Params, 
 	if err := d.load(ctx); err != nil {
 		return nil, true, err
 	}
-	cuts := d.windowCuts(sel, p.Direction == engine.Backward, int64(p.Limit))
-	if len(cuts) == 0 {
+	spans := d.blockSpans(sel)
+	if len(spans) < 2 {
 		return nil, false, nil
 	}
+	backward := p.Direction == engine.Backward
+	limit := int64(p.Limit)
 	var parts []*engine.Partial
-	got := 0
+	var got, scanned int64
 	lo, hi := d.from, d.through
-	for i := 0; i <= len(cuts); i++ {
-		// Backward: [cut, hi) then hi = cut; forward: [lo, cut) then lo = cut.
+	need := 2 * limit
+	for i := 0; lo < hi; i++ {
 		from, through := lo, hi
-		if i < len(cuts) {
-			if p.Direction == engine.Backward {
-				from = cuts[i]
+		if i < maxEarlyStopWindows-1 {
+			if backward {
+				from = windowStart(spans, lo, hi, need)
 			} else {
-				through = cuts[i]
+				through = windowEnd(spans, lo, hi, need)
 			}
 		}
 		part, err := q.eng.Partial(ctx, d, p, time.Unix(0, from), time.Unix(0, through))
@@ -63,31 +68,32 @@ func (q *Querier) windowedPartial(ctx context.Context, d *day, p engine.Params, 
 			return nil, true, err
 		}
 		parts = append(parts, part)
-		got += part.LogEntries()
-		if p.Direction == engine.Backward {
+		got += int64(part.LogEntries())
+		scanned += part.Stats.EntriesScanned
+		if backward {
 			hi = from
 		} else {
 			lo = through
 		}
-		if got >= p.Limit || lo >= hi {
-			if i < len(cuts) {
+		if got >= limit {
+			if lo < hi {
 				q.m.earlyStops.Inc()
 			}
 			break
+		}
+		if got > 0 && scanned > 0 {
+			need = (limit - got) * scanned / got * 3 / 2
+		} else {
+			need = max(scanned, limit) * 8
 		}
 	}
 	out, err := engine.Merge(parts...)
 	return out, true, err
 }
 
-// windowCuts returns the times at which to cut the shard into windows,
-// newest first when backward (each cut older than the previous), oldest
-// first when forward; none when one window would do.
-func (d *day) windowCuts(sel *syntax.LogSelectorExpr, backward bool, limit int64) []int64 {
-	type span struct {
-		min, max, rows int64
-	}
-	var spans []span
+// blockSpans returns the blocks of the day that may match sel.
+func (d *day) blockSpans(sel *syntax.LogSelectorExpr) []blockSpan {
+	var spans []blockSpan
 	q := index.Query{Matchers: sel.Matchers, From: d.from, Through: d.through,
 		Literals: d.indexLiterals(syntax.LineFilterLiterals(sel))}
 	for i := range d.files {
@@ -99,52 +105,60 @@ func (d *day) windowCuts(sel *syntax.LogSelectorExpr, backward bool, limit int64
 		for _, b := range p.Blocks {
 			for _, bl := range ix.Streams[b.Stream].Blocks {
 				if bl.RowGroup == b.RowGroup {
-					spans = append(spans, span{bl.MinTime, bl.MaxTime, bl.Rows})
+					spans = append(spans, blockSpan{bl.MinTime, bl.MaxTime, bl.Rows})
 				}
 			}
 		}
 	}
-	if len(spans) < 2 {
-		return nil
-	}
-	// Backward: walk blocks by start, newest first; a window starting at a
-	// block's MinTime holds every block that starts no earlier. Forward:
-	// by end, oldest first; a window ending after a block's MaxTime holds
-	// every block that ends no later.
-	if backward {
-		slices.SortFunc(spans, func(a, b span) int { return cmpInt(b.min, a.min) })
-	} else {
-		slices.SortFunc(spans, func(a, b span) int { return cmpInt(a.max, b.max) })
-	}
-	var cuts []int64
-	need, rows := limit, int64(0)
-	for _, s := range spans {
-		rows += s.rows
-		if rows < need {
-			continue
-		}
-		cut := s.min
-		if !backward {
-			cut = s.max + 1
-		}
-		if cut <= d.from || cut >= d.through || len(cuts) > 0 && (backward && cut >= cuts[len(cuts)-1] || !backward && cut <= cuts[len(cuts)-1]) {
-			continue
-		}
-		cuts = append(cuts, cut)
-		if len(cuts) == maxEarlyStopWindows-1 {
-			break
-		}
-		need, rows = need*earlyStopGrowth, 0
-	}
-	return cuts
+	return spans
 }
 
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+// rowsIn estimates the rows of spans in [from, through), each block's
+// rows spread evenly over its span.
+func rowsIn(spans []blockSpan, from, through int64) float64 {
+	var n float64
+	for _, s := range spans {
+		lo, hi := max(s.min, from), min(s.max+1, through)
+		if lo >= hi {
+			continue
+		}
+		n += float64(s.rows) * float64(hi-lo) / float64(s.max+1-s.min)
 	}
-	return 0
+	return n
+}
+
+// windowStart returns the latest start in [lo, hi) of a window ending at
+// hi estimated to hold need rows (lo when none does), by bisection.
+func windowStart(spans []blockSpan, lo, hi, need int64) int64 {
+	if rowsIn(spans, lo, hi) <= float64(need) {
+		return lo
+	}
+	a, b := lo, hi // rows in [a, hi) > need; [b, hi) may not
+	for b-a > 1e6 {
+		m := a + (b-a)/2
+		if rowsIn(spans, m, hi) >= float64(need) {
+			a = m
+		} else {
+			b = m
+		}
+	}
+	return a
+}
+
+// windowEnd returns the earliest end in (lo, hi] of a window starting at
+// lo estimated to hold need rows (hi when none does).
+func windowEnd(spans []blockSpan, lo, hi, need int64) int64 {
+	if rowsIn(spans, lo, hi) <= float64(need) {
+		return hi
+	}
+	a, b := lo, hi // rows in [lo, b) > need; [lo, a) may not
+	for b-a > 1e6 {
+		m := a + (b-a)/2
+		if rowsIn(spans, lo, m) >= float64(need) {
+			b = m
+		} else {
+			a = m
+		}
+	}
+	return b
 }

@@ -23,7 +23,13 @@ func TestEarlyStop(t *testing.T) {
 		{query: `{namespace=~".+"} |= "a"`, end: 24 * time.Hour, limit: 50},
 		{query: `{namespace=~".+"} |= "a"`, end: 24 * time.Hour, limit: 50, direction: "forward"},
 	}
-	checkQueries(t, windowed, s.storage, false, cases)
+	// Sparse filters take several windows: the answers must not change.
+	sparse := []qcase{
+		{query: `{namespace=~".+"} |= "error" | logfmt`, end: 24 * time.Hour, limit: 30},
+		{query: `{namespace=~".+"} |= "error"`, end: 24 * time.Hour, limit: 200, direction: "forward"},
+		{query: `{namespace=~".+"} |~ "Exception"`, start: time.Hour, end: 3 * time.Hour, limit: 7},
+	}
+	checkQueries(t, windowed, s.storage, false, append(cases, sparse...))
 	for _, c := range cases {
 		w, err := windowed.Query(t.Context(), c.request(false))
 		if err != nil {
