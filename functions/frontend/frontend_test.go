@@ -412,7 +412,6 @@ func TestLimitsAndErrors(t *testing.T) {
 			400, "invalid direction 'up'"},
 		{"bad time", "/loki/api/v1/query_range", []string{"query", `{app="api"}`, "start", "yesterday"},
 			400, "could not parse 'start' parameter"},
-		{"series without match", "/loki/api/v1/series", nil, 400, "0 matcher groups supplied"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

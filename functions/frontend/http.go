@@ -436,9 +436,7 @@ func (f *Frontend) serveSeries(w http.ResponseWriter, r *http.Request) error {
 	if len(sels) == 0 {
 		sels = r.Form["match"]
 	}
-	if len(sels) == 0 {
-		return badRequest("0 matcher groups supplied")
-	}
+	// Without match[] Loki lists every series of the range.
 	series, _, err := f.Series(r.Context(), t, sels, mr)
 	if err != nil {
 		return err
@@ -594,6 +592,14 @@ func (f *Frontend) serveDetectedFields(w http.ResponseWriter, r *http.Request) e
 func (f *Frontend) serveFormatQuery(w http.ResponseWriter, r *http.Request) error {
 	expr, err := syntax.Parse(r.Form.Get("query"))
 	if err != nil {
+		// Loki answers a query it cannot parse here in JSON, not as text.
+		data, _ := json.Marshal(struct {
+			Status string `json:"status"`
+			Error  string `json:"error"`
+		}{"invalid-query", err.Error()})
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		w.WriteHeader(http.StatusBadRequest)
+		_, err := w.Write(data)
 		return err
 	}
 	data, _ := json.Marshal(struct {
