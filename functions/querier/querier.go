@@ -37,6 +37,7 @@ type Querier struct {
 	logger *slog.Logger
 	eng    *engine.Engine
 	cache  *indexCache
+	small  smallCache // manifests and delete markers
 	m      metrics
 }
 
