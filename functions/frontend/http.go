@@ -292,8 +292,8 @@ func (f *Frontend) metaRequest(r *http.Request) (MetaRequest, error) {
 
 // appendStrings writes {"status":"success","data":[...]}.
 func appendStrings(vs []string) []byte {
-	if vs == nil {
-		vs = []string{}
+	if len(vs) == 0 {
+		return []byte(`{"status":"success"}`) // Loki leaves out an empty data
 	}
 	data, _ := json.Marshal(vs)
 	return append(append([]byte(`{"status":"success","data":`), data...), '}')
