@@ -16,6 +16,7 @@ import (
 	"github.com/kubemate/kmlog/console"
 	"github.com/kubemate/kmlog/format/bucket/s3"
 	"github.com/kubemate/kmlog/format/tenant"
+	"github.com/kubemate/kmlog/functions/compactor"
 	"github.com/kubemate/kmlog/functions/frontend"
 	"github.com/kubemate/kmlog/functions/querier"
 	"github.com/kubemate/kmlog/ingestgw/distributor"
@@ -36,6 +37,7 @@ type Config struct {
 	Ring          RingConfig         `yaml:"ring"`
 	Querier       querier.Config     `yaml:"querier"`
 	Frontend      FrontendConfig     `yaml:"frontend"`
+	Compactor     compactor.Config   `yaml:"compactor"`
 	Limits        LimitsConfig       `yaml:"limits_config"`
 	RuntimeConfig RuntimeConfig      `yaml:"runtime_config"`
 	Demo          DemoConfig         `yaml:"demo"`
@@ -118,6 +120,7 @@ func DefaultConfig() Config {
 		Ring:          RingConfig{Refresh: 15 * time.Second, ProbeInterval: 5 * time.Second},
 		Querier:       querier.DefaultConfig(),
 		Frontend:      defaultFrontendConfig(),
+		Compactor:     compactor.DefaultConfig(),
 		Limits:        DefaultLimitsConfig(),
 		RuntimeConfig: RuntimeConfig{Period: 10 * time.Second},
 		Demo:          DemoConfig{Tenant: string(tenant.Fake), Rate: 20, Backfill: 3 * time.Hour},
@@ -132,7 +135,7 @@ func defaultFrontendConfig() FrontendConfig {
 }
 
 // targets are the roles kmlog can run.
-var targets = []string{"all", "gateway", "ingester", "querier", "frontend", "ruler"}
+var targets = []string{"all", "gateway", "ingester", "querier", "frontend", "compactor", "ruler"}
 
 // Validate reports the first invalid field, naming it.
 func (c Config) Validate() error {
@@ -199,6 +202,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Querier.Validate(); err != nil {
 		return fmt.Errorf("querier: %w", err)
+	}
+	if err := c.Compactor.Validate(); err != nil {
+		return fmt.Errorf("compactor: %w", err)
 	}
 	if err := c.Ruler.Validate(); err != nil {
 		return err

@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Lambda and Knative functions get no arguments: the environment
 	// gives the defaults of the two flags that matter there.
 	configFile := fs.String("config.file", os.Getenv("KMLOG_CONFIG_FILE"), "YAML config file; ${VAR} and ${VAR:-default} are expanded from the environment (default $KMLOG_CONFIG_FILE)")
-	target := fs.String("target", os.Getenv("KMLOG_TARGET"), "role to run: all, gateway, ingester, querier, frontend or ruler (overrides the config's target; default $KMLOG_TARGET)")
+	target := fs.String("target", os.Getenv("KMLOG_TARGET"), "role to run: all, gateway, ingester, querier, frontend, compactor or ruler (overrides the config's target; default $KMLOG_TARGET)")
 	listen := fs.String("server.http-listen-address", "", "override server.http_listen_address (host:port)")
 	logLevel := fs.String("log.level", "", "override log.level (debug, info, warn, error)")
 	demo := fs.Bool("demo", false, "feed the all-in-one process generated demo logs (demo.enabled)")
@@ -104,6 +104,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runQuerier(ctx, cfg, logger)
 	case "frontend":
 		return runFrontend(ctx, cfg, logger)
+	case "compactor":
+		return runCompactor(ctx, cfg, logger)
 	case "ruler":
 		return runRuler(ctx, cfg, logger)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/kubemate/kmlog/format/labels"
 	"github.com/kubemate/kmlog/format/push"
 	"github.com/kubemate/kmlog/format/tenant"
+	"github.com/kubemate/kmlog/functions/compactor"
 	"github.com/kubemate/kmlog/functions/frontend"
 	"github.com/kubemate/kmlog/functions/knative"
 	"github.com/kubemate/kmlog/functions/lambda"
@@ -253,6 +254,15 @@ func runAll(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	comp, err := s.newCompactor(bkt, tl)
+	if err != nil {
+		return err
+	}
+	// The in-process trigger: a compaction every compactor.compaction_interval.
+	loopCtx, stopLoop := context.WithCancel(runCtx)
+	loopDone := make(chan struct{})
+	go func() { defer close(loopDone); comp.Loop(loopCtx) }()
+	s.onStop(func(context.Context) error { stopLoop(); <-loopDone; return nil })
 	rl, err := s.newRuler(bkt, fe, pusherFunc(dist.Push))
 	if err != nil {
 		return err
@@ -269,8 +279,9 @@ func runAll(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		go func() { defer close(done); runDemo(demoCtx, cfg.Demo, dist, logger) }()
 		s.onStop(func(context.Context) error { stopDemo(); <-done; return nil })
 	}
-	h, err := s.gatewayHandler(dist, queryRoutes(fe.Handler(), rl.Handler()), false, map[string]http.Handler{
+	h, err := s.gatewayHandler(dist, withDeleteAPI(queryRoutes(fe.Handler(), rl.Handler()), comp), false, map[string]http.Handler{
 		"POST " + ingester.FlushPath: ing.Handler(cfg.Ingester.MaxRecvMsgSize),
+		"POST " + compactor.RunPath:  comp.Handler(),
 	})
 	if err != nil {
 		return errors.Join(err, s.stopAll())
@@ -427,13 +438,17 @@ func runFrontend(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	comp, err := s.newCompactor(bkt, tl)
+	if err != nil {
+		return err
+	}
 	// The rules API lives beside the query API (the gateway and Lambda's
 	// HTTP API route both here); it only reads and writes the bucket.
 	rl, err := s.newRuler(bkt, fe, nil)
 	if err != nil {
 		return err
 	}
-	query := queryRoutes(fe.Handler(), rl.Handler())
+	query := withDeleteAPI(queryRoutes(fe.Handler(), rl.Handler()), comp)
 	if !cfg.Gateway.Auth.Enabled {
 		mux := http.NewServeMux()
 		s.handleOps(mux)
@@ -449,6 +464,55 @@ func runFrontend(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	return s.run(ctx, h)
+}
+
+// newCompactor builds the compactor function over bkt with the tenants'
+// retention settings.
+func (s *server) newCompactor(bkt bucket.Bucket, tl *tenantLimits) (*compactor.Compactor, error) {
+	return compactor.New(s.cfg.Compactor, bkt, tl.Retention, s.logger, s.reg)
+}
+
+// withDeleteAPI serves Loki's delete API (stored in the bucket by the
+// compactor package) beside the query API.
+func withDeleteAPI(query http.Handler, comp *compactor.Compactor) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/loki/api/v1/delete", comp.DeleteHandler())
+	mux.Handle("/", query)
+	return mux
+}
+
+// runCompactor runs the compactor function. On Lambda each schedule event
+// runs it once (functions/lambda Scheduled); on Knative each PingSource
+// tick POSTed to / does (functions/knative Tick); as a plain server it
+// runs every compactor.compaction_interval. Everywhere but Lambda, POST
+// /compactor/run runs it and answers the run's report, and the delete
+// API is served.
+func runCompactor(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	s := newServer(cfg, logger)
+	bkt, tl, err := s.common(ctx)
+	if err != nil {
+		return err
+	}
+	comp, err := s.newCompactor(bkt, tl)
+	if err != nil {
+		return err
+	}
+	if runtimeOf() == "lambda" {
+		s.logger.Info("kmlog started", "version", version, "target", cfg.Target, "runtime", "lambda")
+		lambda.Start(ctx, lambda.Scheduled(comp.Tick))
+		return nil
+	}
+	mux := http.NewServeMux()
+	s.handleOps(mux)
+	mux.Handle("POST /{$}", knative.Tick(comp.Tick))
+	mux.Handle("/", comp.Handler())
+	if runtimeOf() == "server" {
+		loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
+		loopDone := make(chan struct{})
+		go func() { defer close(loopDone); comp.Loop(loopCtx) }()
+		s.onStop(func(context.Context) error { stopLoop(); <-loopDone; return nil })
+	}
+	return s.run(ctx, mux)
 }
 
 // handleOps adds /ready and /metrics.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -411,7 +412,6 @@ func TestLimitsAndErrors(t *testing.T) {
 			400, "invalid direction 'up'"},
 		{"bad time", "/loki/api/v1/query_range", []string{"query", `{app="api"}`, "start", "yesterday"},
 			400, "could not parse 'start' parameter"},
-		{"series without match", "/loki/api/v1/series", nil, 400, "0 matcher groups supplied"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -519,5 +519,24 @@ func TestLimitsYAML(t *testing.T) {
 	}
 	if err := l.Validate(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestMultiTenantLimit: "a|b" is a multi-tenant query only where every
+// tenant named has multi_tenant_queries_enabled; otherwise Loki's 400.
+func TestMultiTenantLimit(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		e := newEnv(t, 1, func(c *frontend.Config) { c.Limits.MultiTenantQueriesEnabled = on })
+		r := httptest.NewRequest(http.MethodGet, "/loki/api/v1/labels", nil)
+		r.Header.Set(frontend.HeaderOrgID, string(tid)+"|other")
+		w := httptest.NewRecorder()
+		e.fe.Handler().ServeHTTP(w, r)
+		body, _ := io.ReadAll(w.Result().Body)
+		switch {
+		case !on && (w.Code != http.StatusBadRequest || !strings.Contains(string(body), "multiple org IDs present")):
+			t.Errorf("limit off: %d %s, want 400 multiple org IDs present", w.Code, body)
+		case on && (w.Code != http.StatusOK || !strings.Contains(string(body), `"__tenant_id__"`)):
+			t.Errorf("limit on: %d %s, want the labels with __tenant_id__", w.Code, body)
+		}
 	}
 }

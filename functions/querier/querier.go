@@ -37,6 +37,7 @@ type Querier struct {
 	logger *slog.Logger
 	eng    *engine.Engine
 	cache  *indexCache
+	small  smallCache // manifests and delete markers
 	m      metrics
 }
 
@@ -241,6 +242,9 @@ func params(req Request) (engine.Params, error) {
 	return p, nil
 }
 
+// TenantLabel is the label a multi-tenant query adds to every stream.
+const TenantLabel = "__tenant_id__"
+
 func (q *Querier) partial(ctx context.Context, req Request, d *day) ([]byte, error) {
 	p, err := params(req)
 	if err != nil {
@@ -261,6 +265,14 @@ func (q *Querier) partial(ctx context.Context, req Request, d *day) ([]byte, err
 			d.recentLimit = 100
 		}
 		d.recentBackward = p.Direction == engine.Backward
+	}
+	if req.TenantLabel {
+		src := engine.WithLabel(d, TenantLabel, string(req.Tenant))
+		part, err := q.eng.Partial(ctx, src, p, time.Unix(0, d.from), time.Unix(0, d.through))
+		if err != nil {
+			return nil, err
+		}
+		return part.MarshalBinary()
 	}
 	if sel, ok := expr.(*syntax.LogSelectorExpr); ok && !q.cfg.NoEarlyStop {
 		part, ok, err := q.windowedPartial(ctx, d, p, sel)

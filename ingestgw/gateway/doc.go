@@ -37,9 +37,11 @@
 //   - 503: the JWKS URL could not be fetched and no earlier copy is cached.
 //     This is the gateway's problem, not the client's, so agents retry.
 //   - 400: with auth disabled, an X-Scope-OrgID that is not a valid tenant,
-//     or that names several tenants ("a|b"). Loki can query across tenants
-//     that way; kmlog does not support it yet and answers Loki's text
-//     "multiple org IDs present".
+//     or that names several tenants ("a|b") on a push or tail ("multiple
+//     org IDs present", Loki's text). On queries several tenants pass
+//     through: the query frontend runs a multi-tenant query where every
+//     tenant named has multi_tenant_queries_enabled. With auth on, the
+//     tenant comes only from the credential.
 //   - 413: a body over max_request_body_bytes, known from Content-Length.
 //     Bodies of unknown length are wrapped in http.MaxBytesReader, so a
 //     handler reading past the limit gets an *http.MaxBytesError and should

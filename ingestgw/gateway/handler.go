@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -152,7 +153,7 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if !g.setTenant(sw, r, route != routePush && g.routes.ForwardCredentials) {
+	if !g.setTenant(sw, r, route != routePush && g.routes.ForwardCredentials, route == routeQuery) {
 		return
 	}
 	if r.ContentLength > g.maxBody {
@@ -171,17 +172,26 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // setTenant authenticates r (auth on) or validates its header (auth off),
 // and leaves the tenant in X-Scope-OrgID. It answers the request itself and
 // returns false when it is rejected. keepAuth keeps the verified
-// Authorization header for a handler that forwards it.
-func (g *gateway) setTenant(w http.ResponseWriter, r *http.Request, keepAuth bool) bool {
+// Authorization header for a handler that forwards it. multi lets a
+// header name several tenants ("a|b", a multi-tenant query, which the
+// query frontend allows per tenant); with auth on the tenant always comes
+// from the credential alone.
+func (g *gateway) setTenant(w http.ResponseWriter, r *http.Request, keepAuth, multi bool) bool {
 	if g.auth == nil {
 		v := headerValue(r.Header, orgIDKey)
 		if v == "" {
 			r.Header[orgIDKey] = fakeOrgID
 			return true
 		}
-		if _, err := parseOrgID(v); err != nil {
-			plainError(w, http.StatusBadRequest, err.Error())
-			return false
+		parts := []string{v}
+		if multi && strings.Contains(v, "|") {
+			parts = strings.Split(v, "|")
+		}
+		for _, p := range parts {
+			if _, err := parseOrgID(p); err != nil {
+				plainError(w, http.StatusBadRequest, err.Error())
+				return false
+			}
 		}
 		return true
 	}

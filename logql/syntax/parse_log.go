@@ -251,7 +251,7 @@ func (p *parser) parseStage() (Stage, *ParseError) {
 			return nil, err
 		}
 		if err := checkRegexpParser(s.str); err != nil {
-			return nil, p.errAt(s.pos, "invalid regexp parser: %s", err.Error())
+			return nil, noPos("invalid regexp parser: %s", err.Error())
 		}
 		return &RegexpParser{Regex: s.str}, nil
 	case tPattern:
@@ -277,7 +277,7 @@ func (p *parser) parseStage() (Stage, *ParseError) {
 			return nil, err
 		}
 		if err := CheckTemplate(s.str); err != nil {
-			return nil, p.errAt(s.pos, "invalid line template: %s", err.Error())
+			return nil, noPos("stage '%s' : invalid line template: %s", (&LineFormat{Template: s.str}).String(), err.Error())
 		}
 		return &LineFormat{Template: s.str}, nil
 	case tLabelFmt:

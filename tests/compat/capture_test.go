@@ -334,3 +334,19 @@ func TestCaptureOTLP(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCaptureLogcliTail runs `logcli query --tail` against Loki while
+// lines are pushed and writes what it printed to logcli_tail.json.
+func TestCaptureLogcliTail(t *testing.T) {
+	if *logcliBin == "" || *lokiURL == "" {
+		t.Skip("no -logcli or -loki")
+	}
+	got := tailWith(t, *lokiURL, logcliTail(t, *logcliBin, *lokiURL))
+	b, err := json.MarshalIndent(got, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("testdata/logcli_tail.json", append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

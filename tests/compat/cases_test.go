@@ -163,6 +163,8 @@ func parseCase(line string) (qcase, error) {
 			}
 			return ns(t)
 		})
+		// Written readably; sent with spaces and pipes escaped.
+		c.Path = strings.NewReplacer(" ", "%20", "|", "%7C").Replace(c.Path)
 	default:
 		return c, fmt.Errorf("kind %q", c.Kind)
 	}

@@ -71,10 +71,10 @@ func startKmlog(t *testing.T) *kmlog {
 		"storage":  map[string]any{"backend": "dir", "dir": filepath.Join(dir, "objects")},
 		"ingester": map[string]any{"wal": map[string]any{"dir": filepath.Join(dir, "wal")}, "out_of_order_window": "12h"}, // as loki.yaml (max_chunk_age/2)
 		"limits_config": map[string]any{
-			"reject_old_samples":          false,
-			"max_entries_limit_per_query": 5000,
-			"max_query_length":            "0s",
-			// MT
+			"reject_old_samples":           false,
+			"max_entries_limit_per_query":  5000,
+			"max_query_length":             "0s",
+			"multi_tenant_queries_enabled": true,
 		},
 	}
 	raw, err := yaml.Marshal(cfg)
