@@ -497,6 +497,15 @@ func runCompactor(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if at := os.Getenv("KMLOG_COMPACTOR_FAULT_PAUSE_AT"); at != "" {
+		// Fault tests (tests/e2e) kill -9 the process paused at a step.
+		comp.SetHook(func(p string) {
+			if p == at {
+				s.logger.Warn("compactor paused for a fault test", "point", p)
+				select {}
+			}
+		})
+	}
 	if runtimeOf() == "lambda" {
 		s.logger.Info("kmlog started", "version", version, "target", cfg.Target, "runtime", "lambda")
 		lambda.Start(ctx, lambda.Scheduled(comp.Tick))
