@@ -2,6 +2,7 @@ package querier
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/kubemate/kmlog/format/index"
@@ -20,8 +21,8 @@ import (
 // each block's time span, and a window ends where it is estimated to hold
 // the rows it needs: twice the limit at first; then, from the share of
 // the lines scanned so far that made it into the answer, what the rest of
-// the limit needs, with half again as much (or 8 times the lines scanned
-// when none matched). The answer is the same as one pass's; what changes
+// the limit needs, with half again as much (or the whole rest when none
+// matched). The answer is the same as one pass's; what changes
 // is the bytes read. A block that straddles a cut has its pages read by
 // both windows, so windows are few: at most maxEarlyStopWindows, the last
 // taking the rest of the shard.
@@ -81,11 +82,14 @@ func (q *Querier) windowedPartial(ctx context.Context, d *day, p engine.Params, 
 			}
 			break
 		}
-		if got > 0 && scanned > 0 {
-			need = (limit - got) * scanned / got * 3 / 2
-		} else {
-			need = max(scanned, limit) * 8
+		if got == 0 {
+			// Nothing matched: the filter is rare, and more windows would
+			// each read again the pages that straddle their cuts. Read
+			// the rest in one.
+			need = math.MaxInt64
+			continue
 		}
+		need = (limit - got) * max(scanned, 1) / got * 3 / 2
 	}
 	out, err := engine.Merge(parts...)
 	return out, true, err
