@@ -48,10 +48,10 @@
 //
 // # Encoding of compacted files
 //
-// Outputs use zstd level 3 ("better") and 4 MiB row groups, with 1 MiB
-// pages and 64 KiB block page cuts (Config.DataFile): written once and
-// read many times, they trade write speed for bytes. BenchmarkEncoding
-// measures the choices.
+// Outputs use zstd level 3 ("better"), 4 MiB row groups, 1 MiB pages
+// and 256 KiB block page cuts (Config.DataFile): written once and read
+// many times, they trade write speed for bytes. BenchmarkEncoding
+// measures the choices (see DefaultConfig).
 //
 // # Retention and deletes
 //
