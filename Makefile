@@ -5,13 +5,25 @@ PKGS     ?= ./...
 CACHE    ?= $(HOME)/.cache/kmlog
 export KMLOG_MINIO ?= $(CACHE)/bin/minio
 
-.PHONY: run test deps vet fmt lint unit fuzz bench bench-compare build
+.PHONY: run test deps vet fmt lint unit fuzz bench bench-compare build image
 
 run:
 	$(GO) run ./cmd/kmlog
 
 build:
 	$(GO) build -o bin/kmlog ./cmd/kmlog
+
+# image: the kmlog container image as an OCI layout in build/image, built
+# without a container engine and reproducibly (same sources, same digest):
+# a static binary, non-root. Push it with `crane push build/image REF` or
+# `skopeo copy oci:build/image docker://REF`. tests/deploy (TestImage)
+# builds it the same way on every `make test`; the binary is the Lambda
+# artifacts' (-tags lambda.norpc only drops aws-lambda-go's RPC mode).
+IMAGE_ARCH ?= arm64
+IMAGE_TAG  ?= ghcr.io/kubemate/kmlog:dev
+image:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -tags lambda.norpc -ldflags "-s -w" -o build/kmlog-linux-$(IMAGE_ARCH) ./cmd/kmlog
+	$(GO) run ./scripts/ociimage -binary build/kmlog-linux-$(IMAGE_ARCH) -arch $(IMAGE_ARCH) -out build/image -tag $(IMAGE_TAG) -source-date-epoch $${SOURCE_DATE_EPOCH:-0}
 
 deps:
 	./scripts/install-test-deps.sh

@@ -2,13 +2,16 @@ package console
 
 import (
 	"bytes"
+	"compress/gzip"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -82,6 +85,10 @@ func Handler(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode console config: %w", err)
 	}
+	gz, err := gzipAssets(root)
+	if err != nil {
+		return nil, err
+	}
 	assets := http.FileServerFS(root)
 	mux := http.NewServeMux()
 	serveIndex := func(w http.ResponseWriter, r *http.Request) {
@@ -106,6 +113,16 @@ func Handler(cfg Config) (http.Handler, error) {
 		}
 		// Asset names carry a content hash.
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		w.Header().Set("Vary", "Accept-Encoding")
+		if b, ok := gz[name]; ok && acceptsGzip(r) {
+			w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(name)))
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+			if r.Method != http.MethodHead {
+				_, _ = w.Write(b)
+			}
+			return
+		}
 		r2 := r.Clone(r.Context())
 		r2.URL.Path = "/" + name
 		assets.ServeHTTP(w, r2)
@@ -116,3 +133,44 @@ func Handler(cfg Config) (http.Handler, error) {
 // Routes are the mux patterns Handler answers, for a caller that mounts
 // it beside other routes.
 var Routes = []string{"GET /{$}", "GET /console/"}
+
+// gzipAssets compresses the JS and CSS assets once, at start.
+func gzipAssets(root fs.FS) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	err := fs.WalkDir(root, "assets", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if ext := path.Ext(name); ext != ".js" && ext != ".css" {
+			return nil
+		}
+		raw, err := fs.ReadFile(root, name)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		_, _ = zw.Write(raw)
+		if err := zw.Close(); err != nil {
+			return err
+		}
+		if buf.Len() < len(raw) {
+			out[name] = buf.Bytes()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("compress console assets: %w", err)
+	}
+	return out, nil
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for part := range strings.SplitSeq(r.Header.Get("Accept-Encoding"), ",") {
+		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.ReplaceAll(q, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
+}

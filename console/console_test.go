@@ -1,6 +1,7 @@
 package console
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"io/fs"
@@ -57,6 +58,29 @@ func TestHandler(t *testing.T) {
 	res, body = get(t, mux, "/console/"+strings.TrimPrefix(assets[0], "dist/"))
 	if res.StatusCode != 200 || !strings.Contains(res.Header.Get("Content-Type"), "javascript") || !strings.Contains(res.Header.Get("Cache-Control"), "immutable") || len(body) < 1000 {
 		t.Errorf("asset: %d %v %d bytes", res.StatusCode, res.Header, len(body))
+	}
+	// With Accept-Encoding: gzip the same bytes come compressed.
+	req := httptest.NewRequest(http.MethodGet, "/console/"+strings.TrimPrefix(assets[0], "dist/"), nil)
+	req.Header.Set("Accept-Encoding", "br, gzip;q=0.8")
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	if rec.Header().Get("Content-Encoding") != "gzip" || !strings.Contains(rec.Header().Get("Content-Type"), "javascript") {
+		t.Fatalf("gzip asset: %v", rec.Header())
+	}
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, err := io.ReadAll(zr)
+	if err != nil || string(unzipped) != body {
+		t.Errorf("gzip asset decodes to %d bytes (%v), want the %d plain bytes", len(unzipped), err, len(body))
+	}
+	if !acceptsGzip(req) || acceptsGzip(httptest.NewRequest(http.MethodGet, "/", nil)) {
+		t.Error("acceptsGzip")
+	}
+	req.Header.Set("Accept-Encoding", "gzip;q=0")
+	if acceptsGzip(req) {
+		t.Error("acceptsGzip(gzip;q=0)")
 	}
 	if res, _ := get(t, mux, "/console/assets/nope.js"); res.StatusCode != 404 {
 		t.Errorf("missing asset: %d", res.StatusCode)

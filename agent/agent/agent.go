@@ -52,6 +52,9 @@ type Options struct {
 	Now func() time.Time
 	// CommitInterval is how often positions are committed (default 1s).
 	CommitInterval time.Duration
+	// DropReportInterval is how often what limit stages dropped is
+	// shipped as a drop report (see drops.go; default 10s).
+	DropReportInterval time.Duration
 }
 
 // concurrentReads is how many files are read and run through the
@@ -99,6 +102,8 @@ type Agent struct {
 	nextGen  uint64
 	inflight map[uint64]map[uint64]int64 // batch → gen → smallest offset
 	nextB    uint64
+
+	drops *dropReport
 }
 
 type job struct {
@@ -133,10 +138,14 @@ func New(cfg config.Config, opts Options) (a *Agent, err error) {
 	if opts.Seed == 0 {
 		opts.Seed = uint64(time.Now().UnixNano())
 	}
+	if opts.DropReportInterval <= 0 {
+		opts.DropReportInterval = 10 * time.Second
+	}
 	a = &Agent{
 		cfg: cfg, opts: opts, logger: opts.Logger,
 		jobs: map[string]*job{}, files: map[string]*file{}, gens: map[uint64]*gen{},
 		inflight: map[uint64]map[uint64]int64{}, exited: make(chan *file), stopping: make(chan struct{}),
+		drops: newDropReport(),
 	}
 	a.diffs.init()
 	a.outs.New = func() any { return new([]pipeline.Entry) }
@@ -177,7 +186,7 @@ func New(cfg config.Config, opts Options) (a *Agent, err error) {
 		}
 		p, err := pipeline.New(sc.PipelineStages, pipeline.Options{
 			Logger: opts.Logger.With("job", sc.JobName), Registerer: opts.Registerer,
-			Seed: opts.Seed + uint64(i), JobName: sc.JobName,
+			Seed: opts.Seed + uint64(i), JobName: sc.JobName, OnDrop: a.drops.record,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("scrape_configs[%d] (%s): %w", i, sc.JobName, err)
@@ -343,6 +352,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			bg.Go(func() { a.flushLoop(ctx, j, iv) })
 		}
 	}
+	bg.Go(func() { a.reportDrops(ctx, a.opts.DropReportInterval) })
 	a.ready.Store(true)
 	a.logger.Info("agent started", "jobs", len(a.jobList), "clients", len(a.clients), "node", a.opts.Hostname)
 
@@ -361,6 +371,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.flowMu.Unlock()
 		a.appendBatch(fctx, b, out)
 	}
+	a.shipDrops(fctx)
 	cancel()
 	a.commit()
 	stopShip()

@@ -217,7 +217,9 @@ func (a *Agent) append(ctx context.Context, out []pipeline.Entry) error {
 			order = append(order, e.Tenant)
 		}
 		if lastKey == "" || !labels.Equal(lastLabels, e.Labels) {
-			lastLabels, lastKey = e.Labels, e.Labels.String()
+			// A label with an empty value (the labels stage keeps them, as
+			// Promtail) means "absent" to Loki: it is not sent.
+			lastLabels, lastKey = e.Labels, withoutEmpty(e.Labels).String()
 		}
 		si, ok := g.index[lastKey]
 		if !ok {
@@ -507,4 +509,13 @@ func (a *Agent) commitFile(f *file, pending map[uint64]int64) (tail.Position, bo
 func (a *Agent) stopTailers() {
 	close(a.stopping)
 	a.tailers.Wait()
+}
+
+// withoutEmpty returns ls without its empty-valued labels, ls itself when
+// it has none.
+func withoutEmpty(ls labels.Labels) labels.Labels {
+	if !slices.ContainsFunc(ls, func(l labels.Label) bool { return l.Value == "" }) {
+		return ls
+	}
+	return slices.DeleteFunc(slices.Clone(ls), func(l labels.Label) bool { return l.Value == "" })
 }

@@ -132,6 +132,18 @@ func TestLoadRealistic(t *testing.T) {
 	}
 }
 
+// TestLoadStaticWithoutPath: a static group without __path__ loads, as in
+// Promtail; its targets name no files.
+func TestLoadStaticWithoutPath(t *testing.T) {
+	cfg, err := Load("testdata/static-no-path.yaml", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.ScrapeConfigs[0].StaticConfigs[0].Labels["job"]; got != "varlogs" {
+		t.Errorf("job label %q", got)
+	}
+}
+
 func TestParseEmpty(t *testing.T) {
 	cfg, err := Parse(nil, nil)
 	if err != nil {

@@ -159,7 +159,6 @@ func (sc *ScrapeConfig) validate(path string) error {
 		}
 	}
 	sc.Relabel = sc.Relabel[:0]
-	setsPath := false
 	for i, rc := range sc.RelabelConfigs {
 		rp := fmt.Sprintf("%s.relabel_configs[%d]", path, i)
 		r, err := relabel.New(rc.Relabel())
@@ -170,10 +169,6 @@ func (sc *ScrapeConfig) validate(path string) error {
 			return &Error{Path: rp, Err: err}
 		}
 		sc.Relabel = append(sc.Relabel, r)
-		a := r.Config().Action
-		if a == relabel.LabelMap || (a == relabel.Replace && (rc.TargetLabel == "__path__" || strings.Contains(rc.TargetLabel, "$"))) {
-			setsPath = true
-		}
 	}
 	for i := range sc.KubernetesSDConfigs {
 		if err := sc.KubernetesSDConfigs[i].validate(fmt.Sprintf("%s.kubernetes_sd_configs[%d]", path, i)); err != nil {
@@ -189,9 +184,6 @@ func (sc *ScrapeConfig) validate(path string) error {
 			if !labels.ValidName(name) {
 				return invalid(sp+".labels."+name, "%q is not a valid label name", name)
 			}
-		}
-		if st.Labels["__path__"] == "" && !setsPath {
-			return invalid(sp+".labels", "no __path__ label and no relabel rule that sets it: the group names no files")
 		}
 	}
 	return nil

@@ -45,16 +45,18 @@
 //
 // # JSON and JMESPath
 //
-// There is no JMESPath library here: jmespath.go implements the subset
-// that json stages use (identifiers, quoted identifiers, a.b, [n], [*],
-// [], .*, @). Other syntax — functions, filters, slices, pipes,
-// multi-selects, literals — fails when the pipeline is built.
+// The json stage evaluates JMESPath with github.com/jmespath/go-jmespath,
+// the library and version Promtail uses, so functions, filters, slices,
+// pipes, multi-selects and literals work as there. An expression that
+// does not compile fails when the pipeline is built; one that fails to
+// evaluate on a line leaves its name unset.
 //
 // # Known differences from Promtail
 //
-//   - The tenant stage sets Entry.Tenant instead of a __tenant_id__ label.
-//   - A label set to an empty value is removed (Promtail keeps an empty
-//     label, which Loki treats as absent anyway).
+//   - The tenant stage sets Entry.Tenant instead of a __tenant_id__ label
+//     (the agent's dry run prints it as __tenant_id__, as Promtail does).
+//   - A label set to an empty value is kept, as in Promtail, but the agent
+//     does not send it (Loki treats it as absent).
 //   - Structured metadata is a set: a name given twice keeps one value
 //     (Promtail can append duplicates), and multiline blocks keep the
 //     start line's metadata (Promtail drops it).
@@ -66,7 +68,7 @@
 //   - max_partial_line_size_truncate without max_partial_line_size is an
 //     error (Promtail truncates every partial line to nothing).
 //   - FlushAll releases held partial CRI lines; Promtail loses them at
-//     shutdown.
+//     shutdown (FlushEnd, for dry runs, drops them as Promtail does).
 //   - The fudge memory of timestamp stages and the per-value buckets of
 //     limit start afresh when full instead of evicting the least recently
 //     used stream.

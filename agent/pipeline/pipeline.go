@@ -63,6 +63,11 @@ type Options struct {
 	Seed uint64
 	// JobName prefixes a match stage's pipeline_name, as in Promtail.
 	JobName string
+	// OnDrop, when set, hears of every entry a limit stage drops, with
+	// its labels and tenant as they are at that stage, so that the agent
+	// can report storms per stream (see agent/agent's drop report). It is
+	// called on the pipeline's goroutine and must not keep e.
+	OnDrop func(e *Entry, reason string)
 }
 
 // Drop reasons counted by kmlog_agent_dropped_entries_total{reason}. They
@@ -197,6 +202,26 @@ func (p *Pipeline) Flush(ctx context.Context, now time.Time, dst []Entry) []Entr
 // lines — for example at shutdown or when a file is closed.
 func (p *Pipeline) FlushAll(ctx context.Context, dst []Entry) []Entry {
 	return p.flush(ctx, p.opts.Now(), true, dst)
+}
+
+// FlushEnd is what Promtail does when its input ends (a dry run over
+// stdin): held multiline blocks come out; a partial CRI line still
+// waiting for its final part is dropped.
+func (p *Pipeline) FlushEnd(ctx context.Context, dst []Entry) []Entry {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.out = dst
+	now := p.opts.Now()
+	for _, s := range p.stages {
+		if _, cri := s.(*criStage); cri {
+			continue
+		}
+		if f, ok := s.(flusher); ok {
+			f.flush(ctx, now, true)
+		}
+	}
+	dst, p.out = p.out, nil
+	return dst
 }
 
 func (p *Pipeline) flush(ctx context.Context, now time.Time, force bool, dst []Entry) []Entry {

@@ -22,6 +22,12 @@ func TestMatchDrop(t *testing.T) {
 		{name: "match negative matcher on a missing label", config: "- match:\n    selector: '{app=\"api\", env!=\"prod\"}'\n    action: drop\n",
 			in:   []Entry{ent("x", "app", "api"), ent("y", "app", "api", "env", "prod")},
 			want: []view{out(`{app="api", env="prod"}`, t0, "y")}},
+		{name: "match selector of negative matchers only (Promtail accepts it)", config: "- match:\n    selector: '{app!=\"api\"}'\n    action: drop\n",
+			in:   []Entry{ent("x", "app", "api"), ent("y", "app", "web"), ent("z")},
+			want: []view{out(`{app="api"}`, t0, "x")}},
+		{name: "match selector of empty-compatible matchers", config: "- match:\n    selector: '{app=~\".*\"}'\n    stages:\n      - static_labels: {m: 'yes'}\n",
+			in:   []Entry{ent("x", "app", "api"), ent("z")},
+			want: []view{out(`{app="api", m="yes"}`, t0, "x"), out(`{m="yes"}`, t0, "z")}},
 		{name: "match nested pipeline sees updated labels as extracted", config: "- json: {expressions: {level: }}\n- static_labels: {level: fromlabel}\n" +
 			"- match:\n    selector: '{app=\"api\"}'\n    stages:\n      - template: {source: out, template: '{{ .level }}'}\n",
 			in: []Entry{ent(`{"level":"json"}`, "app", "api")}, want: []view{out(`{app="api", level="fromlabel"}`, t0, `{"level":"json"}`)},

@@ -82,7 +82,10 @@ func (s *jsonStage) apply(e *Entry) bool {
 		return false
 	}
 	for i, jp := range s.exprs {
-		r := jp.search(data)
+		r, ok := jp.search(data)
+		if !ok {
+			continue
+		}
 		switch r.(type) {
 		case string, float64, bool, nil:
 			e.Extracted[s.names[i]] = r

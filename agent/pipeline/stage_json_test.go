@@ -80,7 +80,16 @@ func TestJMESPath(t *testing.T) {
 		{"a.b[*].d[]", []any{1.0, 2.0, 3.0}},
 		{"a.b[*].d[0]", []any{1.0, 3.0}},
 		{"a.b[].c", []any{1.0, 2.0}},
-		{"m.*", []any{1.0, 2.0}},
+		{"length(m.*)", 2.0}, // .* projects an object's values in map order: only its length is fixed
+		{"length(a.b)", 3.0},
+		{"a.b[?c==`2`].d[0]", []any{3.0}},
+		{"join(',', [s, \"q.r\"])", "str,dot"},
+		{"a.b[0:2].c", []any{1.0, 2.0}},
+		{"a.b[0].c | to_string(@)", "1"},
+		{"{x: s, y: a.b[0].c}", map[string]any{"x": "str", "y": 1.0}},
+		{"max(a.b[*].c)", 2.0},
+		{"`\"lit\"`", "lit"},
+		{"'raw'", "raw"},
 		{"s.x", nil},
 		{"s[0]", nil},
 		{"s[*]", nil},
@@ -94,13 +103,25 @@ func TestJMESPath(t *testing.T) {
 			t.Errorf("%s: %v", tc.expr, err)
 			continue
 		}
-		if got := jp.search(doc); !cmp.Equal(got, tc.want) {
-			t.Errorf("%s = %#v, want %#v", tc.expr, got, tc.want)
+		if got, ok := jp.search(doc); !ok || !cmp.Equal(got, tc.want) {
+			t.Errorf("%s = %#v (ok %v), want %#v", tc.expr, got, ok, tc.want)
 		}
 	}
-	for _, bad := range []string{"", "a.", "a[", "a[?b==`1`]", "length(a)", "a | b", "a[0:2]", "{a: b}", "a.[b, c]", "`lit`", "'raw'", `"unterminated`, "a..b", "a[x]", "1abc", "!a", "a b"} {
+	if _, ok := mustJMES(t, "abs(s)").search(doc); ok {
+		t.Error("abs of a string: want an evaluation error")
+	}
+	for _, bad := range []string{"", "a.", "a[", `"unterminated`, "a..b", "a[x]", "1abc", "a b"} {
 		if _, err := compileJMESPath(bad); !errors.Is(err, ErrJMESPath) {
 			t.Errorf("%q: err = %v, want ErrJMESPath", bad, err)
 		}
 	}
+}
+
+func mustJMES(t *testing.T, src string) *jmesPath {
+	t.Helper()
+	jp, err := compileJMESPath(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jp
 }

@@ -45,13 +45,9 @@ func withoutLabel(ls labels.Labels, name string) labels.Labels {
 }
 
 // setStreamLabel sets a stream label the way Promtail's labels stage
-// does; an empty value removes the label, since an empty label value
-// means "absent" in Loki and Prometheus.
+// does: an empty value is kept (dry runs show it; the agent does not send
+// empty labels, which mean "absent" to Loki).
 func setStreamLabel(e *Entry, name, value string) {
-	if value == "" {
-		e.Labels = withoutLabel(e.Labels, name)
-		return
-	}
 	e.Labels = withLabel(e.Labels, name, value)
 }
 

@@ -73,6 +73,13 @@ type limitStage struct {
 	buckets map[string]*bucket
 	drops   prometheus.Counter
 	byValue *prometheus.CounterVec
+	onDrop  func(e *Entry, reason string)
+}
+
+func (s *limitStage) dropped(e *Entry) {
+	if s.onDrop != nil {
+		s.onDrop(e, ReasonRateLimit)
+	}
 }
 
 const minMaxDistinctLabels = 10000
@@ -97,7 +104,7 @@ func newLimit(b *builder, cfg *yaml.Node) (stage, error) {
 	if c.ByLabelName != "" && !c.Drop {
 		return nil, errKey("drop", "when rate-limiting by_label_name, drop must be true")
 	}
-	s := &limitStage{rate: c.Rate, burst: c.Burst, drop: c.Drop, byLabel: c.ByLabelName, maxDistinct: c.MaxDistinctLabels, now: b.p.opts.Now}
+	s := &limitStage{rate: c.Rate, burst: c.Burst, drop: c.Drop, byLabel: c.ByLabelName, maxDistinct: c.MaxDistinctLabels, now: b.p.opts.Now, onDrop: b.p.opts.OnDrop}
 	s.drops = b.p.drops.WithLabelValues(ReasonRateLimit)
 	if s.byLabel != "" {
 		if s.maxDistinct < minMaxDistinctLabels {
@@ -155,12 +162,14 @@ func (s *limitStage) run(ctx context.Context, e *Entry) {
 			if !bk.allow(now) {
 				s.drops.Inc()
 				s.byValue.WithLabelValues(s.byLabel, v).Inc()
+				s.dropped(e)
 				return
 			}
 		}
 	case s.drop:
 		if !s.bucket.allow(now) {
 			s.drops.Inc()
+			s.dropped(e)
 			return
 		}
 	default:

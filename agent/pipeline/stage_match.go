@@ -59,7 +59,7 @@ func newMatch(b *builder, cfg *yaml.Node, path string) (stage, error) {
 	if c.Action == "drop" && len(c.Stages) != 0 {
 		return nil, errKey("stages", "match stage configured to drop entries cannot contain stages")
 	}
-	sel, err := syntax.ParseLogSelector(c.Selector)
+	sel, err := syntax.ParseLogSelectorAnyMatchers(c.Selector)
 	if err != nil {
 		return nil, errKey("selector", "invalid selector syntax for match stage: %v", err)
 	}

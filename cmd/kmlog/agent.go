@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,7 @@ func runAgent(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	dryRun := fs.Bool("dry-run", false, "read lines from stdin, run them through one job's pipeline and print the entries; ship nothing")
 	dryRunJob := fs.String("dry-run.job", "", "the job whose pipeline -dry-run uses (default: the first scrape config)")
 	inspect := fs.Bool("inspect", false, "with -dry-run, also print each entry's extracted values")
+	dropReport := fs.Duration("drop-report.interval", 10*time.Second, "how often what limit stages dropped is shipped as a drop report (stream {kmlog_agent=\"drops\"})")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,11 +85,12 @@ func runAgent(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return agent.Run(ctx, *cfg, agent.Options{
-		Hostname:   hostname,
-		Logger:     logger,
-		Registerer: reg,
-		Gatherer:   reg,
-		Discover:   discoverPods(logger),
+		DropReportInterval: *dropReport,
+		Hostname:           hostname,
+		Logger:             logger,
+		Registerer:         reg,
+		Gatherer:           reg,
+		Discover:           discoverPods(logger),
 	})
 }
 
@@ -109,7 +112,7 @@ func discoverPods(logger *slog.Logger) agent.DiscoverFunc {
 // agentDryRun runs the lines of in through one job's pipeline and prints
 // every entry that comes out: time, labels, line, and structured
 // metadata (Promtail's --dry-run). The job's static labels stand in for
-// a target's (labels starting with "__" are left out).
+// a target's, reserved ones included, as in Promtail.
 func agentDryRun(ctx context.Context, cfg config.Config, jobName string, inspect bool, in io.Reader, out io.Writer, logger *slog.Logger) error {
 	if len(cfg.ScrapeConfigs) == 0 {
 		return errors.New("kmlog agent -dry-run: the config has no scrape_configs")
@@ -133,41 +136,54 @@ func agentDryRun(ctx context.Context, cfg config.Config, jobName string, inspect
 	b := labels.NewBuilder(nil)
 	for _, st := range sc.StaticConfigs {
 		for n, v := range st.Labels {
-			if !strings.HasPrefix(n, "__") {
-				b.Set(n, v)
-			}
+			b.Set(n, v) // reserved (__) labels too, as Promtail's stdin target
 		}
 	}
 	ls := b.Labels()
-	w := bufio.NewWriter(out)
+	// Promtail's dry-run printer: a tabwriter flushed after every entry,
+	// the time in its own zone, the tenant as a __tenant_id__ label.
+	w := tabwriter.NewWriter(out, 0, 8, 0, '\t', 0)
 	emit := func(es []pipeline.Entry) {
 		for _, e := range es {
-			fmt.Fprintf(w, "%s\t%s\t%s", e.Timestamp.UTC().Format(time.RFC3339Nano), e.Labels, e.Line)
-			if len(e.Metadata) > 0 {
-				fmt.Fprintf(w, "\tmetadata=%s", e.Metadata)
-			}
+			lbls := e.Labels
 			if e.Tenant != "" {
-				fmt.Fprintf(w, "\ttenant=%s", e.Tenant)
+				lbls = labels.NewBuilder(lbls).Set(tenantLabel, e.Tenant).Labels()
 			}
+			fmt.Fprintf(w, "%s\t%s\t%s", e.Timestamp.Format(dryRunTimeFormat), lbls, e.Line)
 			if inspect {
+				if len(e.Metadata) > 0 {
+					fmt.Fprintf(w, "\tmetadata=%s", e.Metadata)
+				}
 				fmt.Fprintf(w, "\textracted=%s", extractedString(e.Extracted))
 			}
-			w.WriteByte('\n')
+			w.Write([]byte{'\n'})
+			w.Flush()
 		}
 	}
 	sc2 := bufio.NewScanner(in)
 	sc2.Buffer(make([]byte, 64<<10), 4<<20)
 	var buf []pipeline.Entry
 	for sc2.Scan() {
-		buf = p.Process(ctx, pipeline.Entry{Labels: ls, Timestamp: time.Now(), Line: sc2.Text()}, buf[:0])
+		// As Promtail reads stdin: trailing CR/LF cut, empty lines skipped.
+		line := strings.TrimRight(sc2.Text(), "\r\n")
+		if line == "" {
+			continue
+		}
+		buf = p.Process(ctx, pipeline.Entry{Labels: ls, Timestamp: time.Now(), Line: line}, buf[:0])
 		emit(buf)
 	}
 	if err := sc2.Err(); err != nil {
 		return fmt.Errorf("read stdin: %w", err)
 	}
-	emit(p.FlushAll(ctx, buf[:0]))
+	emit(p.FlushEnd(ctx, buf[:0]))
 	return w.Flush()
 }
+
+// tenantLabel is how Promtail's dry run shows an entry's tenant.
+const tenantLabel = "__tenant_id__"
+
+// dryRunTimeFormat is the time layout of Promtail's dry-run output.
+const dryRunTimeFormat = "2006-01-02T15:04:05.999999999-0700"
 
 // extractedString prints the extracted map sorted by key.
 func extractedString(m map[string]any) string {

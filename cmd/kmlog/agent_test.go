@@ -39,7 +39,7 @@ scrape_configs:
 `
 
 // TestAgentDryRun pipes CRI lines through `kmlog agent -dry-run` and
-// checks the printed entries: CRI time, promoted level, metadata, masked
+// checks the printed entries: CRI time, promoted level, masked
 // ID, a joined stack trace, and the held last block flushed at EOF.
 func TestAgentDryRun(t *testing.T) {
 	cfgPath := filepath.Join(t.TempDir(), "agent.yaml")
@@ -58,10 +58,14 @@ func TestAgentDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dry run: %v\n%s", err, errOut.String())
 	}
+	// Promtail's dry-run format: a tabwriter (a cell whose width is a
+	// multiple of 8 gets no padding tab), time in its zone as -0700,
+	// reserved static labels shown, structured metadata not printed.
+	const path = `__path__="/var/log/pods/*/*/0.log", `
 	want := strings.Join([]string{
-		"2026-11-25T10:00:00.000000001Z\t{level=\"info\", namespace=\"prod\", stream=\"stdout\"}\t{\"level\":\"info\",\"trace_id\":\"abc\",\"msg\":\"id **************\"}\tmetadata={trace_id=\"abc\"}",
-		"2026-11-25T10:00:00.000000002Z\t{namespace=\"prod\", stream=\"stdout\"}\t{\"level\":\"error\",\"msg\":\"boom\"}\njava.lang.RuntimeException",
-		"2026-11-25T10:00:00.000000004Z\t{level=\"warn\", namespace=\"prod\", stream=\"stderr\"}\t{\"level\":\"warn\",\"msg\":\"last\"}",
+		"2026-11-25T10:00:00.000000001+0000\t{" + path + "level=\"info\", namespace=\"prod\", stream=\"stdout\"}\t{\"level\":\"info\",\"trace_id\":\"abc\",\"msg\":\"id **************\"}",
+		"2026-11-25T10:00:00.000000002+0000\t{" + path + "namespace=\"prod\", stream=\"stdout\"}\t{\"level\":\"error\",\"msg\":\"boom\"}\njava.lang.RuntimeException",
+		"2026-11-25T10:00:00.000000004+0000\t{" + path + "level=\"warn\", namespace=\"prod\", stream=\"stderr\"}\t{\"level\":\"warn\",\"msg\":\"last\"}",
 	}, "\n") + "\n"
 	if diff := cmp.Diff(want, out.String()); diff != "" {
 		t.Errorf("dry-run output (-want +got):\n%s", diff)

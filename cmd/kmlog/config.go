@@ -16,6 +16,7 @@ import (
 	"github.com/kubemate/kmlog/console"
 	"github.com/kubemate/kmlog/format/bucket/s3"
 	"github.com/kubemate/kmlog/format/tenant"
+	"github.com/kubemate/kmlog/functions/compactor"
 	"github.com/kubemate/kmlog/functions/frontend"
 	"github.com/kubemate/kmlog/functions/querier"
 	"github.com/kubemate/kmlog/ingestgw/distributor"
@@ -36,9 +37,11 @@ type Config struct {
 	Ring          RingConfig         `yaml:"ring"`
 	Querier       querier.Config     `yaml:"querier"`
 	Frontend      FrontendConfig     `yaml:"frontend"`
+	Compactor     compactor.Config   `yaml:"compactor"`
 	Limits        LimitsConfig       `yaml:"limits_config"`
 	RuntimeConfig RuntimeConfig      `yaml:"runtime_config"`
 	Demo          DemoConfig         `yaml:"demo"`
+	Ruler         RulerConfig        `yaml:"ruler"`
 	Console       console.Config     `yaml:"console"`
 }
 
@@ -79,11 +82,18 @@ type FrontendConfig struct {
 }
 
 // RingConfig says where the ingesters are: a static list of host:port, or
-// the SRV name of a headless service.
+// the SRV name of a headless service. With both, the SRV records replace
+// the list once they answer; an ingester is one member however it is spelt.
 type RingConfig struct {
 	Members []string      `yaml:"members"`
 	SRV     string        `yaml:"srv"`
 	Refresh time.Duration `yaml:"refresh"`
+	// DNSServer, when set ("host:port"), answers the SRV lookups instead
+	// of the system resolver (a cluster DNS reached directly, or a test's).
+	DNSServer string `yaml:"dns_server"`
+	// ProbeInterval is how often the gateway asks each ingester's /ready
+	// (and how long it waits): its own readiness needs a quorum up.
+	ProbeInterval time.Duration `yaml:"probe_interval"`
 }
 
 // RuntimeConfig is the reloadable per-tenant overrides file.
@@ -107,12 +117,14 @@ func DefaultConfig() Config {
 		Gateway:       gw,
 		Distributor:   distributor.DefaultConfig(),
 		Ingester:      ing,
-		Ring:          RingConfig{Refresh: 15 * time.Second},
+		Ring:          RingConfig{Refresh: 15 * time.Second, ProbeInterval: 5 * time.Second},
 		Querier:       querier.DefaultConfig(),
 		Frontend:      defaultFrontendConfig(),
+		Compactor:     compactor.DefaultConfig(),
 		Limits:        DefaultLimitsConfig(),
 		RuntimeConfig: RuntimeConfig{Period: 10 * time.Second},
 		Demo:          DemoConfig{Tenant: string(tenant.Fake), Rate: 20, Backfill: 3 * time.Hour},
+		Ruler:         defaultRulerConfig(),
 		Console:       console.DefaultConfig(),
 	}
 }
@@ -123,7 +135,7 @@ func defaultFrontendConfig() FrontendConfig {
 }
 
 // targets are the roles kmlog can run.
-var targets = []string{"all", "gateway", "ingester", "querier", "frontend"}
+var targets = []string{"all", "gateway", "ingester", "querier", "frontend", "compactor", "ruler"}
 
 // Validate reports the first invalid field, naming it.
 func (c Config) Validate() error {
@@ -156,7 +168,13 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("storage.backend %q: want dir or s3", c.Storage.Backend)
 	}
-	if err := c.Gateway.Validate(); err != nil {
+	gw := c.Gateway
+	if c.Target != "all" && c.Target != "gateway" && c.Target != "frontend" {
+		// One config file serves every role; only these verify tokens,
+		// so only they need (and are given) a key source.
+		gw.Auth.Enabled = false
+	}
+	if err := gw.Validate(); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	if err := c.Distributor.Validate(); err != nil {
@@ -185,11 +203,28 @@ func (c Config) Validate() error {
 	if err := c.Querier.Validate(); err != nil {
 		return fmt.Errorf("querier: %w", err)
 	}
+	if err := c.Compactor.Validate(); err != nil {
+		return fmt.Errorf("compactor: %w", err)
+	}
+	if err := c.Ruler.Validate(); err != nil {
+		return err
+	}
+	if c.Target == "ruler" && c.Frontend.QuerierURL == "" {
+		return errors.New("frontend.querier_url: target ruler needs a querier URL")
+	}
 	if err := c.Console.Validate(); err != nil {
 		return err
 	}
 	if c.Target == "frontend" && c.Frontend.QuerierURL == "" {
 		return errors.New("frontend.querier_url: target frontend needs a querier URL")
+	}
+	if c.Ring.Refresh <= 0 || c.Ring.ProbeInterval <= 0 {
+		return fmt.Errorf("ring: refresh %s and probe_interval %s must be positive", c.Ring.Refresh, c.Ring.ProbeInterval)
+	}
+	if c.Ring.DNSServer != "" {
+		if _, _, err := net.SplitHostPort(c.Ring.DNSServer); err != nil {
+			return fmt.Errorf("ring.dns_server %q: %w", c.Ring.DNSServer, err)
+		}
 	}
 	if c.Target == "gateway" && len(c.Ring.Members) == 0 && c.Ring.SRV == "" {
 		return errors.New("ring: target gateway needs ring.members or ring.srv")

@@ -5,6 +5,7 @@
 //	kmlog                 all roles in one process (listens on 127.0.0.1:3100)
 //	kmlog version         prints the version and exits
 //	kmlog load            pushes generated logs at a running kmlog and reports the rate
+//	kmlog bench           pushes a fixed corpus to kmlog and/or Loki, then times a query suite
 //	kmlog agent           the node agent: reads a Promtail config, tails, ships
 //
 // main reads the config, wires the components by hand and stops them in
@@ -21,6 +22,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// Mozilla's root certificates, used only where the system has none
+	// (the kmlog image has no base image): S3 and JWKS over HTTPS work.
+	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 func main() {
@@ -42,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return nil
 		case "load":
 			return runLoad(ctx, args[1:], stdout, stderr)
+		case "bench":
+			return runBench(ctx, args[1:], stdout, stderr)
 		case "agent":
 			return runAgent(ctx, args[1:], os.Stdin, stdout, stderr)
 		}
@@ -51,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Lambda and Knative functions get no arguments: the environment
 	// gives the defaults of the two flags that matter there.
 	configFile := fs.String("config.file", os.Getenv("KMLOG_CONFIG_FILE"), "YAML config file; ${VAR} and ${VAR:-default} are expanded from the environment (default $KMLOG_CONFIG_FILE)")
-	target := fs.String("target", os.Getenv("KMLOG_TARGET"), "role to run: all, gateway, ingester, querier or frontend (overrides the config's target; default $KMLOG_TARGET)")
+	target := fs.String("target", os.Getenv("KMLOG_TARGET"), "role to run: all, gateway, ingester, querier, frontend, compactor or ruler (overrides the config's target; default $KMLOG_TARGET)")
 	listen := fs.String("server.http-listen-address", "", "override server.http_listen_address (host:port)")
 	logLevel := fs.String("log.level", "", "override log.level (debug, info, warn, error)")
 	demo := fs.Bool("demo", false, "feed the all-in-one process generated demo logs (demo.enabled)")
@@ -59,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unknown subcommand %q (want: version, load, agent)", fs.Arg(0))
+		return fmt.Errorf("unknown subcommand %q (want: version, load, bench, agent)", fs.Arg(0))
 	}
 	cfg, err := loadConfig(*configFile)
 	if err != nil {
@@ -77,6 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *demo {
 		cfg.Demo.Enabled = true
 	}
+	rulerEnv(&cfg.Ruler, os.Getenv)
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -96,6 +104,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runQuerier(ctx, cfg, logger)
 	case "frontend":
 		return runFrontend(ctx, cfg, logger)
+	case "compactor":
+		return runCompactor(ctx, cfg, logger)
+	case "ruler":
+		return runRuler(ctx, cfg, logger)
 	}
 	panic("BUG: Validate let target " + cfg.Target + " through")
 }

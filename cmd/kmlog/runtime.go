@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kubemate/kmlog/format/tenant"
+	"github.com/kubemate/kmlog/functions/compactor"
 	"github.com/kubemate/kmlog/functions/frontend"
 	"github.com/kubemate/kmlog/ingestgw/limits"
 )
@@ -22,8 +23,9 @@ import (
 // limits side by side, under their Loki names. The runtime overrides file
 // holds the same fields per tenant.
 type LimitsConfig struct {
-	Ingest limits.Limits   `yaml:",inline"`
-	Query  frontend.Limits `yaml:",inline"`
+	Ingest    limits.Limits    `yaml:",inline"`
+	Query     frontend.Limits  `yaml:",inline"`
+	Retention compactor.Limits `yaml:",inline"`
 }
 
 // DefaultLimitsConfig returns Loki's defaults.
@@ -34,6 +36,9 @@ func DefaultLimitsConfig() LimitsConfig {
 // Validate names the first bad field.
 func (l LimitsConfig) Validate() error {
 	if err := l.Ingest.Validate(); err != nil {
+		return err
+	}
+	if err := l.Retention.Validate(); err != nil {
 		return err
 	}
 	return l.Query.Validate()
@@ -52,6 +57,7 @@ type tenantLimits struct {
 	logger   *slog.Logger
 	ingest   *limits.Overrides
 	query    atomic.Pointer[map[tenant.ID]frontend.Limits]
+	retain   atomic.Pointer[map[tenant.ID]compactor.Limits]
 	modTime  time.Time
 	size     int64
 }
@@ -65,6 +71,7 @@ func newTenantLimits(defaults LimitsConfig, path string, logger *slog.Logger) (*
 	}
 	tl := &tenantLimits{defaults: defaults, path: path, logger: logger, ingest: ingest}
 	tl.query.Store(&map[tenant.ID]frontend.Limits{})
+	tl.retain.Store(&map[tenant.ID]compactor.Limits{})
 	if path != "" {
 		if _, err := tl.reload(); err != nil {
 			return nil, err
@@ -79,6 +86,14 @@ func (tl *tenantLimits) Query(t tenant.ID) frontend.Limits {
 		return l
 	}
 	return tl.defaults.Query
+}
+
+// Retention returns a tenant's retention settings.
+func (tl *tenantLimits) Retention(t tenant.ID) compactor.Limits {
+	if l, ok := (*tl.retain.Load())[t]; ok {
+		return l
+	}
+	return tl.defaults.Retention
 }
 
 // run reloads the file every period until ctx ends; a file that does not
@@ -122,11 +137,13 @@ func (tl *tenantLimits) reload() (bool, error) {
 	}
 	ingest := make(map[tenant.ID]limits.Limits, len(m))
 	query := make(map[tenant.ID]frontend.Limits, len(m))
+	retain := make(map[tenant.ID]compactor.Limits, len(m))
 	for t, l := range m {
-		ingest[t], query[t] = l.Ingest, l.Query
+		ingest[t], query[t], retain[t] = l.Ingest, l.Query, l.Retention
 	}
 	tl.ingest.Set(ingest)
 	tl.query.Store(&query)
+	tl.retain.Store(&retain)
 	tl.modTime, tl.size = fi.ModTime(), fi.Size()
 	return true, nil
 }

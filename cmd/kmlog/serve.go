@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/kubemate/kmlog/format/labels"
 	"github.com/kubemate/kmlog/format/push"
 	"github.com/kubemate/kmlog/format/tenant"
+	"github.com/kubemate/kmlog/functions/compactor"
 	"github.com/kubemate/kmlog/functions/frontend"
 	"github.com/kubemate/kmlog/functions/knative"
 	"github.com/kubemate/kmlog/functions/lambda"
@@ -129,8 +132,12 @@ func (s *server) run(ctx context.Context, h http.Handler) error {
 	switch runtimeOf() {
 	case "lambda":
 		s.logger.Info("kmlog started", "version", version, "target", s.cfg.Target, "runtime", "lambda")
-		lambda.Start(ctx, lambda.HTTPHandler(h))
-		return nil
+		// The runtime loop never returns; SIGTERM (Lambda sends it before
+		// shutting an environment down) stops the components and exits.
+		go lambda.Start(ctx, lambda.HTTPHandler(h))
+		<-ctx.Done()
+		s.logger.Info("kmlog stopping")
+		return s.stopAll()
 	case "knative":
 		kcfg, err := knative.ConfigFromEnv(os.Environ())
 		if err != nil {
@@ -247,14 +254,34 @@ func runAll(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	comp, err := s.newCompactor(bkt, tl)
+	if err != nil {
+		return err
+	}
+	// The in-process trigger: a compaction every compactor.compaction_interval.
+	loopCtx, stopLoop := context.WithCancel(runCtx)
+	loopDone := make(chan struct{})
+	go func() { defer close(loopDone); comp.Loop(loopCtx) }()
+	s.onStop(func(context.Context) error { stopLoop(); <-loopDone; return nil })
+	rl, err := s.newRuler(bkt, fe, pusherFunc(dist.Push))
+	if err != nil {
+		return err
+	}
+	if cfg.Ruler.Enabled {
+		rulerCtx, stopRuler := context.WithCancel(runCtx)
+		done := make(chan struct{})
+		go func() { defer close(done); runRulerTimer(rulerCtx, rl, cfg.Ruler.EvaluationInterval, logger) }()
+		s.onStop(func(context.Context) error { stopRuler(); <-done; return nil })
+	}
 	if cfg.Demo.Enabled {
 		demoCtx, stopDemo := context.WithCancel(runCtx)
 		done := make(chan struct{})
 		go func() { defer close(done); runDemo(demoCtx, cfg.Demo, dist, logger) }()
 		s.onStop(func(context.Context) error { stopDemo(); <-done; return nil })
 	}
-	h, err := s.gatewayHandler(dist, fe.Handler(), map[string]http.Handler{
+	h, err := s.gatewayHandler(dist, withDeleteAPI(queryRoutes(fe.Handler(), rl.Handler()), comp), false, map[string]http.Handler{
 		"POST " + ingester.FlushPath: ing.Handler(cfg.Ingester.MaxRecvMsgSize),
+		"POST " + compactor.RunPath:  comp.Handler(),
 	})
 	if err != nil {
 		return errors.Join(err, s.stopAll())
@@ -262,9 +289,10 @@ func runAll(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	return s.run(ctx, h)
 }
 
-// runGateway runs the gateway and distributor against remote ingesters.
-// In a split deployment queries reach the frontend by their own route (a
-// Knative Service or function URL); here the query paths answer 404.
+// runGateway runs the gateway and distributor against remote ingesters,
+// and forwards every other request, once authenticated, to the query
+// frontend at gateway.frontend_url. It is ready while enough ingesters
+// answer their readiness probe for a push to reach a quorum.
 func runGateway(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	s := newServer(cfg, logger)
 	tl, err := newTenantLimits(cfg.Limits, cfg.RuntimeConfig.File, logger)
@@ -272,21 +300,78 @@ func runGateway(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	go tl.run(ctx, cfg.RuntimeConfig.Period)
-	r := ring.New(cfg.Ring.Members)
-	if cfg.Ring.SRV != "" {
-		go ring.WatchSRV(ctx, r, net.DefaultResolver, cfg.Ring.SRV, cfg.Ring.Refresh, logger)
-	}
+	r := s.watchRing(ctx)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}
 	dist, err := distributor.New(cfg.Distributor, tl.ingest, r, &distributor.HTTPClients{Client: client}, logger, s.reg)
 	if err != nil {
 		return err
 	}
-	s.ready = append(s.ready, func() bool { return len(r.Members()) > 0 })
-	h, err := s.gatewayHandler(dist, nil, nil)
+	health := ring.NewHealth(r, probeReady(client), logger)
+	go health.Run(ctx, cfg.Ring.ProbeInterval, cfg.Ring.ProbeInterval)
+	s.ready = append(s.ready, func() bool {
+		ok, _ := health.Quorum(cfg.Distributor.ReplicationFactor)
+		return ok
+	})
+	var query http.Handler
+	if cfg.Gateway.FrontendURL != "" {
+		u, err := url.Parse(cfg.Gateway.FrontendURL)
+		if err != nil {
+			return fmt.Errorf("gateway.frontend_url: %w", err)
+		}
+		if query, err = gateway.Forward(u, nil, logger); err != nil {
+			return err
+		}
+	} else {
+		logger.Warn("gateway.frontend_url is not set: query paths answer 404")
+	}
+	h, err := s.gatewayHandler(dist, query, true, nil)
 	if err != nil {
 		return err
 	}
 	return s.run(ctx, h)
+}
+
+// watchRing returns the ingester ring: ring.members, replaced by the SRV
+// records of ring.srv once they answer (refreshed every ring.refresh), each
+// ingester counted once however it is spelt.
+func (s *server) watchRing(ctx context.Context) *ring.Ring {
+	r := ring.New(s.cfg.Ring.Members)
+	if s.cfg.Ring.SRV != "" {
+		go ring.WatchSRV(ctx, r, resolverFor(s.cfg.Ring), s.cfg.Ring.SRV, s.cfg.Ring.Refresh, s.logger)
+	}
+	return r
+}
+
+// resolverFor is the resolver of SRV lookups: the system's, or one that
+// asks ring.dns_server.
+func resolverFor(rc RingConfig) *net.Resolver {
+	if rc.DNSServer == "" {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, rc.DNSServer)
+	}}
+}
+
+// probeReady asks an ingester's /ready: 200 means it takes pushes.
+func probeReady(client *http.Client) ring.Probe {
+	return func(ctx context.Context, member string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+member+"/ready", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("probe %s: status %d", member, resp.StatusCode)
+		}
+		return nil
+	}
 }
 
 // runIngester runs one ingester with its internal HTTP API.
@@ -296,7 +381,8 @@ func runIngester(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ringSize := func() int { return max(1, len(cfg.Ring.Members)) }
+	r := s.watchRing(ctx)
+	ringSize := func() int { return max(1, len(r.Members())) }
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
 	s.onStop(func(context.Context) error { cancelRun(); return nil })
@@ -352,9 +438,89 @@ func runFrontend(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	comp, err := s.newCompactor(bkt, tl)
+	if err != nil {
+		return err
+	}
+	// The rules API lives beside the query API (the gateway and Lambda's
+	// HTTP API route both here); it only reads and writes the bucket.
+	rl, err := s.newRuler(bkt, fe, nil)
+	if err != nil {
+		return err
+	}
+	query := withDeleteAPI(queryRoutes(fe.Handler(), rl.Handler()), comp)
+	if !cfg.Gateway.Auth.Enabled {
+		mux := http.NewServeMux()
+		s.handleOps(mux)
+		mux.Handle("/", query)
+		return s.run(ctx, mux)
+	}
+	// The frontend verifies the caller's token itself, with the gateway's
+	// verifier and config, and takes the tenant from it: behind a gateway
+	// that forwards the token, behind an HTTP API on Lambda, or reached
+	// directly, X-Scope-OrgID is never trusted.
+	h, err := s.gatewayHandler(nil, query, false, nil)
+	if err != nil {
+		return err
+	}
+	return s.run(ctx, h)
+}
+
+// newCompactor builds the compactor function over bkt with the tenants'
+// retention settings.
+func (s *server) newCompactor(bkt bucket.Bucket, tl *tenantLimits) (*compactor.Compactor, error) {
+	return compactor.New(s.cfg.Compactor, bkt, tl.Retention, s.logger, s.reg)
+}
+
+// withDeleteAPI serves Loki's delete API (stored in the bucket by the
+// compactor package) beside the query API.
+func withDeleteAPI(query http.Handler, comp *compactor.Compactor) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/loki/api/v1/delete", comp.DeleteHandler())
+	mux.Handle("/", query)
+	return mux
+}
+
+// runCompactor runs the compactor function. On Lambda each schedule event
+// runs it once (functions/lambda Scheduled); on Knative each PingSource
+// tick POSTed to / does (functions/knative Tick); as a plain server it
+// runs every compactor.compaction_interval. Everywhere but Lambda, POST
+// /compactor/run runs it and answers the run's report, and the delete
+// API is served.
+func runCompactor(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	s := newServer(cfg, logger)
+	bkt, tl, err := s.common(ctx)
+	if err != nil {
+		return err
+	}
+	comp, err := s.newCompactor(bkt, tl)
+	if err != nil {
+		return err
+	}
+	if at := os.Getenv("KMLOG_COMPACTOR_FAULT_PAUSE_AT"); at != "" {
+		// Fault tests (tests/e2e) kill -9 the process paused at a step.
+		comp.SetHook(func(p string) {
+			if p == at {
+				s.logger.Warn("compactor paused for a fault test", "point", p)
+				select {}
+			}
+		})
+	}
+	if runtimeOf() == "lambda" {
+		s.logger.Info("kmlog started", "version", version, "target", cfg.Target, "runtime", "lambda")
+		lambda.Start(ctx, lambda.Scheduled(comp.Tick))
+		return nil
+	}
 	mux := http.NewServeMux()
 	s.handleOps(mux)
-	mux.Handle("/", fe.Handler())
+	mux.Handle("POST /{$}", knative.Tick(comp.Tick))
+	mux.Handle("/", comp.Handler())
+	if runtimeOf() == "server" {
+		loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
+		loopDone := make(chan struct{})
+		go func() { defer close(loopDone); comp.Loop(loopCtx) }()
+		s.onStop(func(context.Context) error { stopLoop(); <-loopDone; return nil })
+	}
 	return s.run(ctx, mux)
 }
 
@@ -364,17 +530,21 @@ func (s *server) handleOps(mux *http.ServeMux) {
 	mux.Handle("GET /metrics", s.metricsHandler())
 }
 
-// ingesterURLs are the base URLs of the ingesters: ring.members, or the
-// SRV records of ring.srv resolved once.
+// ingesterURLs are the base URLs of the ingesters: the SRV records of
+// ring.srv resolved once, or ring.members when there are none or the lookup
+// fails; each ingester once.
 func ingesterURLs(ctx context.Context, rc RingConfig, logger *slog.Logger) []string {
 	members := rc.Members
 	if rc.SRV != "" {
-		m, err := ring.DiscoverSRV(ctx, net.DefaultResolver, rc.SRV)
-		if err != nil {
-			logger.Warn("resolve ingesters; querying the bucket only", "srv", rc.SRV, "err", err)
+		m, err := ring.DiscoverSRV(ctx, resolverFor(rc), rc.SRV)
+		switch {
+		case err != nil:
+			logger.Warn("resolve ingesters; using ring.members", "srv", rc.SRV, "err", err)
+		case len(m) > 0:
+			members = m
 		}
-		members = append(members, m...)
 	}
+	members = ring.Dedup(members)
 	urls := make([]string, len(members))
 	for i, m := range members {
 		urls[i] = "http://" + m
@@ -409,22 +579,26 @@ func (l localRecent) RecentSeries(ctx context.Context, t tenant.ID, matchers str
 }
 
 // gatewayHandler puts the gateway in front of the distributor and the
-// query frontend (nil: the query paths answer 404). extra routes (the
-// all-in-one's /flush) sit beside the gateway's routes but, when auth is
-// on, need a valid token too.
-func (s *server) gatewayHandler(dist *distributor.Distributor, query http.Handler, extra map[string]http.Handler) (http.Handler, error) {
+// query frontend (nil: their paths answer 404). forward keeps the verified
+// token on query requests for a frontend that verifies it again. extra
+// routes (the all-in-one's /flush) sit beside the gateway's routes but,
+// when auth is on, need a valid token too.
+func (s *server) gatewayHandler(push, query http.Handler, forward bool, extra map[string]http.Handler) (http.Handler, error) {
 	var auth *gateway.Authenticator
 	if s.cfg.Gateway.Auth.Enabled {
 		var err error
 		if auth, err = gateway.NewAuthenticator(s.cfg.Gateway.Auth, http.DefaultClient, s.logger); err != nil {
 			return nil, fmt.Errorf("gateway auth: %w", err)
 		}
+	} else {
+		s.logger.Warn("gateway.auth is off: single-tenant trial mode, the tenant is the client's X-Scope-OrgID (or fake); enable gateway.auth for any shared deployment")
 	}
 	gw := gateway.Handler(s.cfg.Gateway, auth, gateway.Routes{
-		Push:    dist,
-		Query:   query,
-		Ready:   s.readyHandler(),
-		Metrics: s.metricsHandler(),
+		Push:               push,
+		Query:              query,
+		ForwardCredentials: forward,
+		Ready:              s.readyHandler(),
+		Metrics:            s.metricsHandler(),
 	}, s.logger, s.reg)
 	// The web console sits beside the API (GET / and /console/).
 	ccfg := s.cfg.Console

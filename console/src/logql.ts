@@ -17,7 +17,8 @@ export function escapeRegex(s: string): string {
 }
 
 export function buildQuery(matchers: Matcher[], levels: string[], keyword: string, fallbackLabel: string): string {
-  const parts = matchers.filter((m) => m.name !== '').map((m) => `${m.name}${m.op}${quote(m.value)}`)
+  // A label picked but not yet given a value selects nothing yet.
+  const parts = matchers.filter((m) => m.name !== '' && m.value !== '').map((m) => `${m.name}${m.op}${quote(m.value)}`)
   if (levels.length === 1) parts.push(`level=${quote(levels[0])}`)
   else if (levels.length > 1) parts.push(`level=~${quote(levels.map(escapeRegex).join('|'))}`)
   if (parts.length === 0) parts.push(`${fallbackLabel || 'job'}=~".+"`)

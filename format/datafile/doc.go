@@ -69,6 +69,23 @@
 // the id-like tokens a line-filter literal requires (format/index
 // explains why only complete inner tokens).
 //
+// # Grams
+//
+// With Config.NoIDTokens (the default) the Writer records only grams, not
+// the id-like tokens above, which only version 3 token indexes use
+// (Summary.NoIDTokens says so; Summarize does the same).
+//
+// The Writer also records each block's substring grams (EachGram), with
+// TokenLen 0 so that they never pass for tokens: for every window of
+// GramSpan bytes of an id run (a maximal run of token bytes, '-' and '_',
+// lowercased) that holds a digit and a letter, the minimizer of the
+// window (the smallest hash of its GramWindow grams of GramLen bytes,
+// each gram's bytes packed into an integer g, hashed as h = g *
+// 0x9e3779b97f4a7c15, h ^= h >> 32, top 6 bits cleared, low bit set), skipping a minimizer equal
+// to the previous one of its run. LiteralGrams gives a literal's; every
+// line containing the literal has them all (format/index explains the
+// filters built from them).
+//
 // # Reading
 //
 // Summary.Tail is everything after the last column chunk: the page index,

@@ -7,12 +7,13 @@ import (
 	"slices"
 )
 
-// Summarize reads the whole file and returns the Summary its Writer
-// returned (token hashes included), so that an index can be rebuilt from
-// a data file alone and checked against one. It checks the order of the
-// rows on the way.
+// Summarize reads the whole file and returns the Summary a Writer with
+// the default Config returned (gram hashes included, id tokens not:
+// Config.NoIDTokens), so that an index can be rebuilt from a data file
+// alone and checked against one. It checks the order of the rows on the
+// way.
 func (rd *Reader) Summarize(ctx context.Context) (Summary, error) {
-	s := Summary{Size: rd.size, Rows: rd.NumRows(), Tail: slices.Clone(rd.tail)}
+	s := Summary{Size: rd.size, Rows: rd.NumRows(), Tail: slices.Clone(rd.tail), NoIDTokens: true}
 	s.Streams = make([]StreamSummary, len(rd.streams))
 	for i, ls := range rd.streams {
 		s.Streams[i].Labels = ls
@@ -53,7 +54,7 @@ func (rd *Reader) Summarize(ctx context.Context) (Summary, error) {
 				blk = &cur.Blocks[len(cur.Blocks)-1]
 			}
 			line := d.lines.value(r)
-			EachToken(line, toks.add)
+			eachGram(line, &toks, nil)
 			blk.Rows++
 			blk.MaxTime = ts
 			blk.LineBytes += int64(len(line))

@@ -87,7 +87,7 @@ func checkStream(id int, st *Stream, want *datafile.StreamSummary, bad func(stri
 			continue
 		}
 		for _, h := range w.Tokens {
-			if datafile.TokenLen(h) >= int(b.Filter.minLen) && !b.Filter.has(h) {
+			if b.Filter.holds(h) && !b.Filter.has(h) {
 				bad("stream %d block %d: filter misses token hash %#x", id, j, h)
 				break
 			}

@@ -15,7 +15,10 @@ import (
 // Magic starts every index object; Version follows it.
 const (
 	Magic   = "KMIX"
-	Version = 3
+	Version = 4
+	// VersionTokens is the version of indexes with token filters
+	// (Config.NoGrams), which Decode still reads.
+	VersionTokens = 3
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -79,7 +82,11 @@ func (ix *Index) Encode() []byte {
 	}
 	out := make([]byte, 0, len(b)/2+64)
 	out = append(out, Magic...)
-	out = append(out, Version, byte(ix.MinTokenLen))
+	if ix.GramLen != 0 {
+		out = append(out, Version, byte(ix.MinTokenLen), byte(ix.GramLen), byte(ix.GramWindow))
+	} else {
+		out = append(out, VersionTokens, byte(ix.MinTokenLen))
+	}
 	out = binary.AppendUvarint(out, uint64(len(b)))
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(indexWindow))
 	if err != nil {
@@ -206,8 +213,9 @@ func Decode(b []byte) (*Index, error) {
 	if len(b) < len(Magic)+1+4 || string(b[:len(Magic)]) != Magic {
 		return nil, fmt.Errorf("%w: no magic", ErrCorrupt)
 	}
-	if b[len(Magic)] != Version {
-		return nil, fmt.Errorf("%w: version %d, want %d", ErrCorrupt, b[len(Magic)], Version)
+	version := b[len(Magic)]
+	if version != Version && version != VersionTokens {
+		return nil, fmt.Errorf("%w: version %d, want %d or %d", ErrCorrupt, version, VersionTokens, Version)
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
 	if crc32.Checksum(body, castagnoli) != sum {
@@ -222,6 +230,17 @@ func Decode(b []byte) (*Index, error) {
 	if minLen < datafile.MinTokenLen || minLen > 63 {
 		return nil, fmt.Errorf("%w: min token length %d", ErrCorrupt, minLen)
 	}
+	var gramLen, gramWindow byte
+	if version == Version {
+		if len(hd.b) < 2 {
+			return nil, fmt.Errorf("%w: truncated header", ErrCorrupt)
+		}
+		gramLen, gramWindow = hd.b[0], hd.b[1]
+		hd.b = hd.b[2:]
+		if gramLen < 1 || gramLen > 8 || gramWindow < 1 || gramWindow > 64 {
+			return nil, fmt.Errorf("%w: gram length %d, window %d", ErrCorrupt, gramLen, gramWindow)
+		}
+	}
 	size := hd.uvarint("body size")
 	if hd.err != nil {
 		return nil, hd.err
@@ -231,7 +250,7 @@ func Decode(b []byte) (*Index, error) {
 		return nil, err
 	}
 	d := decoder{b: raw}
-	ix := &Index{MinTokenLen: int(minLen)}
+	ix := &Index{MinTokenLen: int(minLen), GramLen: int(gramLen), GramWindow: int(gramWindow)}
 	ix.DataSize = d.int63("data size")
 	ix.Tail = append([]byte(nil), d.bytes("tail")...)
 	ix.Rows = d.int63("rows")
@@ -309,7 +328,7 @@ func Decode(b []byte) (*Index, error) {
 			if k > maxProbes {
 				d.fail("filter with %d probes", k)
 			} else if k != 0 {
-				bl.Filter = Filter{k: k, minLen: minLen, bits: append([]byte(nil), d.bytes("filter")...)}
+				bl.Filter = Filter{k: k, minLen: minLen, grams: gramLen != 0, bits: append([]byte(nil), d.bytes("filter")...)}
 			}
 		}
 		if d.err != nil {

@@ -8,10 +8,27 @@
 // therefore costs one GET for the index and one coalesced GET per run of
 // needed pages.
 //
-// # Blocks and token filters
+// # Blocks and gram filters (version 4, the default)
 //
 // A block is the rows of one stream inside one row group of the data
-// file (datafile.BlockSummary). Each block has a Bloom filter over the
+// file (datafile.BlockSummary). Each block has a Bloom filter over its
+// lines' substring grams (datafile.EachGram): for every window of
+// datafile.GramSpan (12) bytes of an id run (letters, digits, '-' and
+// '_', lowercased) that holds a digit and a letter, the window's
+// minimizer, the smallest hash of its 7 grams of 6 bytes. A literal's
+// own windows (datafile.LiteralGrams) lie inside the id runs of any line
+// that contains it, where the same minimizers were kept, so
+// Filter.MayContain is false only when a minimizer is missing: no false
+// negatives, whatever the literal's edges and case. Any literal holding
+// 12 bytes of an id with a digit and a letter prunes: a 32- or 16-hex
+// id, a 12-hex prefix of one, a UUID, tx_8683577ea331b497, a pod name.
+// Words, numbers and shorter ids do not prune. Gram filters are sized by
+// Config.BitsPerGram (default 6: a literal usually requires several
+// minimizers, so a per-gram false-positive rate of 5% costs little).
+//
+// # Token filters (version 3, Config.NoGrams)
+//
+// Before version 4 each block had a Bloom filter over the
 // hashes of its lines' id-like tokens (datafile.EachToken: at least 8
 // bytes of letters and digits with both a digit and a letter, lowercased;
 // a 32-digit trace id is one token) of at least Index.MinTokenLen bytes
@@ -40,16 +57,17 @@
 // (p%8)). Build uses Config.BitsPerToken (default 14, k = 10, about 0.1%
 // false positives); k = round(bits * ln 2).
 //
-// # Byte layout (version 3)
+// # Byte layout (versions 3 and 4)
 //
 // All integers are unsigned LEB128 varints (uvarint) unless marked
 // varint (zigzag, as encoding/binary.AppendVarint); strings and byte
 // strings are a uvarint length then the bytes.
 //
 //	index     := magic version minTokenLen(1 byte, 8..63)
+//	             [gramLen(1 byte) gramWindow(1 byte)]   version 4 only
 //	             bodySize zstd(body) crc
 //	magic     := "KMIX"
-//	version   := 0x03
+//	version   := 0x03 (token filters) | 0x04 (gram filters)
 //	body      := dataSize tail rows minTime(varint) maxTime-minTime
 //	             rowGroupCount rowGroup* streamCount stream*
 //	tail      := bytes                      the data file's last bytes: page
@@ -83,6 +101,11 @@
 // it never panics.
 //
 // # Sizes
+//
+// Gram filters (version 4), measured by BenchmarkNeedleShapes: see
+// BENCHMARKS.md for the figures per id shape (read share, index share,
+// false-positive rate) and for the window and bits chosen. The token
+// filter figures below are of version 3.
 //
 // Measured on 64 MiB of format/loggen lines (240 streams over a day,
 // 1 MiB row groups), counting the index GET, means over the 10 needle
@@ -118,6 +141,7 @@
 //
 // Check reads the whole data file and compares it with the index: stream
 // count, labels, rows, time bounds, line bytes, row groups and their byte
-// ranges, blocks, the tail, and every token of every block against the
-// block's filter. Storage tests end with it.
+// ranges, blocks, the tail, and every gram of every block against the
+// block's filter (datafile.Reader.Summarize collects grams, not id
+// tokens, so a version 3 token filter is not checked token by token). Storage tests end with it.
 package index

@@ -12,6 +12,7 @@ import (
 type Filter struct {
 	k      uint8  // probes per token; 0 means no filter
 	minLen uint8  // tokens shorter than this are not held (datafile.TokenLen)
+	grams  bool   // holds grams (datafile.EachGram), not tokens
 	bits   []byte // m = 8*len(bits) bits
 }
 
@@ -81,8 +82,25 @@ func (f Filter) Size() int { return len(f.bits) }
 // is false only when some complete inner token of the literal (see
 // datafile.LiteralTokens) is missing, so it never gives a false negative
 // for a case-sensitive or case-insensitive substring match.
+//
+// A gram filter (the default, version 4) requires the literal's grams
+// (datafile.LiteralGrams) instead: it is false when some window of
+// datafile.GramSpan bytes of an id in the literal, wherever the literal
+// starts and ends, cannot be in the block.
 func (f Filter) MayContain(literal string) bool {
+	if f.grams {
+		return f.mayContainHashes(datafile.LiteralGrams(literal))
+	}
 	return f.mayContainHashes(datafile.LiteralTokens(literal))
+}
+
+// holds reports whether the filter is meant to hold h: a gram for a gram
+// filter, a long enough token for a token filter.
+func (f Filter) holds(h uint64) bool {
+	if f.grams {
+		return datafile.IsGram(h)
+	}
+	return datafile.TokenLen(h) >= int(f.minLen)
 }
 
 func (f Filter) mayContainHashes(hs []uint64) bool {
@@ -90,7 +108,7 @@ func (f Filter) mayContainHashes(hs []uint64) bool {
 		return true
 	}
 	for _, h := range hs {
-		if datafile.TokenLen(h) >= int(f.minLen) && !f.has(h) {
+		if f.holds(h) && !f.has(h) {
 			return false
 		}
 	}

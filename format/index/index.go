@@ -18,10 +18,29 @@ type Config struct {
 	// of a literal. Values below datafile.MinTokenLen mean
 	// datafile.MinTokenLen, above 63 mean 63.
 	MinTokenLen int `yaml:"min_token_len"`
+	// NoGrams builds token filters (version 3) instead of the default gram
+	// filters (version 4), which hold the blocks' substring grams
+	// (datafile.EachGram) and prune any literal with GramSpan bytes of an
+	// id.
+	NoGrams bool `yaml:"no_grams"`
+	// BitsPerGram sizes the gram filters; 0 means DefaultBitsPerGram.
+	BitsPerGram int `yaml:"bits_per_gram"`
 }
+
+// DefaultBitsPerGram is the measured default size of gram filters (see
+// the package doc): a literal requires several grams, so a higher false
+// positive rate per gram than per token costs little.
+const DefaultBitsPerGram = 6
 
 // DefaultConfig returns the measured default (see the package doc).
 func DefaultConfig() Config { return Config{BitsPerToken: 14, MinTokenLen: 20} }
+
+func (c Config) bitsPerGram() int {
+	if c.BitsPerGram <= 0 {
+		return DefaultBitsPerGram
+	}
+	return c.BitsPerGram
+}
 
 // minTokenLen is c.MinTokenLen within [datafile.MinTokenLen, 63].
 func (c Config) minTokenLen() uint8 {
@@ -40,6 +59,9 @@ type Index struct {
 	Streams   []Stream // sorted by labels; the position is the stream id
 	// MinTokenLen is the shortest token the filters hold (Config).
 	MinTokenLen int
+	// GramLen and GramWindow are the gram parameters of gram filters
+	// (datafile.GramLen and GramWindow when built), 0 for token filters.
+	GramLen, GramWindow int
 }
 
 // Stream is one stream of the data file.
@@ -81,6 +103,10 @@ func Build(s datafile.Summary, cfg Config) *Index {
 	}
 	minLen := cfg.minTokenLen()
 	ix.MinTokenLen = int(minLen)
+	grams := !cfg.NoGrams
+	if grams {
+		ix.GramLen, ix.GramWindow = datafile.GramLen, datafile.GramWindow
+	}
 	var toks []uint64
 	for i, st := range s.Streams {
 		out := &ix.Streams[i]
@@ -88,15 +114,22 @@ func Build(s datafile.Summary, cfg Config) *Index {
 		out.Blocks = make([]Block, len(st.Blocks))
 		for j, b := range st.Blocks {
 			out.Blocks[j] = Block{RowGroup: b.RowGroup, FirstRow: b.FirstRow, Rows: b.Rows, MinTime: b.MinTime, MaxTime: b.MaxTime, LineBytes: b.LineBytes, Columns: b.Columns}
-			if cfg.BitsPerToken > 0 && b.Tokens != nil {
+			// A token filter over a Summary without id tokens would hold
+			// nothing and prune every literal: build none.
+			if cfg.BitsPerToken > 0 && b.Tokens != nil && (grams || !s.NoIDTokens) {
 				toks = toks[:0]
 				for _, h := range b.Tokens {
-					if datafile.TokenLen(h) >= int(minLen) {
+					if grams && datafile.IsGram(h) || !grams && datafile.TokenLen(h) >= int(minLen) {
 						toks = append(toks, h)
 					}
 				}
-				out.Blocks[j].Filter = NewFilter(toks, cfg.BitsPerToken)
+				bits := cfg.BitsPerToken
+				if grams {
+					bits = cfg.bitsPerGram()
+				}
+				out.Blocks[j].Filter = NewFilter(toks, bits)
 				out.Blocks[j].Filter.minLen = minLen
+				out.Blocks[j].Filter.grams = grams
 			}
 		}
 	}
@@ -153,6 +186,16 @@ func (ix *Index) Select(q Query) Plan {
 	overlaps := func(lo, hi int64) bool { return hi >= from && (through == 0 || lo < through) }
 	var toks [][]uint64
 	for _, l := range q.Literals {
+		if ix.GramLen != 0 {
+			// Gram filters built with other parameters than this reader's
+			// cannot be asked: they match everything.
+			if ix.GramLen == datafile.GramLen && ix.GramWindow == datafile.GramWindow {
+				if hs := datafile.LiteralGrams(l); len(hs) > 0 {
+					toks = append(toks, hs)
+				}
+			}
+			continue
+		}
 		hs := datafile.LiteralTokens(l)
 		if ix.MinTokenLen > datafile.MinTokenLen {
 			hs = slices.DeleteFunc(hs, func(h uint64) bool { return datafile.TokenLen(h) < ix.MinTokenLen })

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"sync"
@@ -199,4 +200,168 @@ func BenchmarkDecode(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// needleShapes find needles of each id shape in loggen lines.
+var needleShapes = []struct {
+	shape string
+	re    *regexp.Regexp
+}{
+	{"hex32", regexp.MustCompile(`"trace_id":"([0-9a-f]{32})"`)},
+	{"hex16", regexp.MustCompile(`"span_id":"([0-9a-f]{16})"`)},
+	{"uuid", regexp.MustCompile(`\b([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b`)},
+	{"tx", regexp.MustCompile(`\b(tx_[0-9a-f]{16})\b`)},
+	{"prefix12", regexp.MustCompile(`trace_id=([0-9a-f]{12})[0-9a-f]{20}`)},
+}
+
+var (
+	shapeOnce    sync.Once
+	shapeNeedles map[string][]string
+)
+
+// shapedNeedles returns benchNeedles needles of every shape from the
+// second half of the corpus, as `|= "<needle>"` asks for them (bare).
+func shapedNeedles(b *testing.B) map[string][]string {
+	shapeOnce.Do(func() {
+		cfg := loggen.DefaultConfig()
+		cfg.Rate = 2
+		size := int64(64 << 20)
+		if v, err := strconv.Atoi(os.Getenv("KMLOG_BENCH_MIB")); err == nil && v > 0 {
+			size = int64(v) << 20
+		}
+		es := loggen.New(cfg).TakeBytes(size)
+		shapeNeedles = map[string][]string{}
+		for _, e := range es[len(es)/2:] {
+			for _, s := range needleShapes {
+				if m := s.re.FindStringSubmatch(e.Line); m != nil && len(shapeNeedles[s.shape]) < benchNeedles {
+					shapeNeedles[s.shape] = append(shapeNeedles[s.shape], m[1])
+				}
+			}
+		}
+	})
+	return shapeNeedles
+}
+
+// BenchmarkNeedleShapes is the measurement behind the gram filters: for
+// each id shape, the mean share of the data file a cold `|= "<needle>"`
+// reads (index included), the index's share of the file, and the Bloom
+// filters' false-positive rate (blocks kept whose exact gram set lacks a
+// gram of the needle, over the blocks that lack one), for gram filter
+// sizes and for the token filters of version 3.
+func BenchmarkNeedleShapes(b *testing.B) {
+	base := benchData(b)
+	needles := shapedNeedles(b)
+	configs := []struct {
+		name string
+		cfg  Config
+	}{
+		{"tokens-v3", Config{BitsPerToken: 14, MinTokenLen: 20, NoGrams: true}},
+		{"grams-bits=6", Config{BitsPerToken: 14, MinTokenLen: 20, BitsPerGram: 6}},
+		{"grams-bits=8", Config{BitsPerToken: 14, MinTokenLen: 20, BitsPerGram: 8}},
+		{"grams-bits=10", Config{BitsPerToken: 14, MinTokenLen: 20, BitsPerGram: 10}},
+		{"grams-bits=7", Config{BitsPerToken: 14, MinTokenLen: 20, BitsPerGram: 7}},
+	}
+	// exact[i] is block i's exact set of grams, in Build's block order.
+	var exact []map[uint64]bool
+	for _, st := range base.sum.Streams {
+		for _, bl := range st.Blocks {
+			set := map[uint64]bool{}
+			for _, h := range bl.Tokens {
+				if datafile.IsGram(h) {
+					set[h] = true
+				}
+			}
+			exact = append(exact, set)
+		}
+	}
+	for _, c := range configs {
+		f := *base
+		f.ix = Build(base.sum, c.cfg)
+		f.enc = f.ix.Encode()
+		for _, s := range needleShapes {
+			b.Run(c.name+"/"+s.shape, func(b *testing.B) {
+				var n, reads float64
+				var fp, negatives int
+				for b.Loop() {
+					n, reads, fp, negatives = 0, 0, 0, 0
+					for _, id := range needles[s.shape] {
+						q := Query{Literals: []string{id}, Columns: datafile.ColLine}
+						qr, qn, found := runQuery(b, &f, q, func(e datafile.Entry) bool { return bytes.Contains(e.Line, []byte(id)) })
+						if found == 0 {
+							b.Fatalf("needle %s not found", id)
+						}
+						n += float64(qn)
+						reads += float64(qr)
+						gs := datafile.LiteralGrams(id)
+						i := 0
+						for _, st := range f.ix.Streams {
+							for _, bl := range st.Blocks {
+								in := true
+								for _, h := range gs {
+									in = in && exact[i][h]
+								}
+								if !in && len(gs) > 0 {
+									negatives++
+									if bl.Filter.mayContainHashes(gs) {
+										fp++
+									}
+								}
+								i++
+							}
+						}
+					}
+				}
+				k := float64(len(needles[s.shape]))
+				b.ReportMetric(n/k/float64(len(f.data)), "read/file")
+				b.ReportMetric(reads/k, "requests")
+				b.ReportMetric(float64(len(f.enc))/float64(len(f.data)), "index/file")
+				if negatives > 0 {
+					b.ReportMetric(float64(fp)/float64(negatives), "fp-rate")
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkBuild is the index's build cost per MB of raw lines: the
+// writer's tokenizing and gramming of the lines (datafile.EachToken,
+// EachGram) and Build.
+func BenchmarkBuild(b *testing.B) {
+	f := benchData(b)
+	var raw int64
+	for _, st := range f.sum.Streams {
+		raw += st.LineBytes
+	}
+	cfg := loggen.DefaultConfig()
+	cfg.Rate = 2
+	es := loggen.New(cfg).TakeBytes(8 << 20)
+	var n int64
+	for _, e := range es {
+		n += int64(len(e.Line))
+	}
+	b.Run("grams", func(b *testing.B) {
+		b.SetBytes(n)
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, e := range es {
+				datafile.EachGram([]byte(e.Line), func(uint64) {})
+			}
+		}
+	})
+	b.Run("tokens", func(b *testing.B) {
+		b.SetBytes(n)
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, e := range es {
+				datafile.EachToken([]byte(e.Line), func(uint64) {})
+			}
+		}
+	})
+	b.Run("build", func(b *testing.B) {
+		b.SetBytes(raw)
+		b.ReportAllocs()
+		for b.Loop() {
+			Build(f.sum, DefaultConfig())
+		}
+	})
 }

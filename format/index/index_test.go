@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -202,7 +203,9 @@ func TestMinTokenLen(t *testing.T) {
 		"span=00f067aa0ba902b7 trace=4bf92f3577b34da6a3ce929d0e0e4736 pod=api-7d9f8b6c4x",
 	}
 	var buf bytes.Buffer
-	w := datafile.NewWriter(&buf, datafile.DefaultConfig())
+	wcfg := datafile.DefaultConfig()
+	wcfg.NoIDTokens = false // token filters need the id tokens
+	w := datafile.NewWriter(&buf, wcfg)
 	for i, l := range lines {
 		if err := w.Append(ls, int64(i+1), l, nil); err != nil {
 			t.Fatal(err)
@@ -225,7 +228,7 @@ func TestMinTokenLen(t *testing.T) {
 		{"=4bf92f3577b34da6a3ce929d0e0e4736 ", true, true, true},
 	}
 	for _, minLen := range []int{0, 8, 16, 20} {
-		ix := Build(s, Config{BitsPerToken: 20, MinTokenLen: minLen})
+		ix := Build(s, Config{BitsPerToken: 20, MinTokenLen: minLen, NoGrams: true})
 		dec, err := Decode(ix.Encode())
 		if err != nil {
 			t.Fatal(err)
@@ -427,4 +430,100 @@ func TestPlanRanges(t *testing.T) {
 	if p.Bytes >= ix.DataSize/5 {
 		t.Errorf("one stream of ten reads %d of %d bytes", p.Bytes, ix.DataSize)
 	}
+}
+
+// TestGramIndex checks the default index (version 4, gram filters): it
+// round-trips, passes Check, keeps the block of every id-shaped substring
+// of its lines wherever the substring starts and ends, and prunes the
+// others; a version 3 index (token filters) still decodes.
+func TestGramIndex(t *testing.T) {
+	var buf bytes.Buffer
+	w := datafile.NewWriter(&buf, datafile.Config{RowGroupBytes: 4 << 10, PageBytes: 4 << 10, BlockPageBytes: 1 << 10, ZstdLevel: 1, MaxRows: 1 << 20, NoIDTokens: true})
+	var lines []string
+	for s := range 4 {
+		ls := labels.FromStrings("app", fmt.Sprint("app-", s))
+		for i := range 200 {
+			n := s*1000 + i
+			line := fmt.Sprintf(`{"msg":"paid","trace_id":"%032x","span_id":"%016x","tx":"tx_%016x","req":"%08x-%04x-4%03x-8%03x-%012x"}`,
+				uint64(n)*0x9e3779b97f4a7c15, uint64(n)*0xbf58476d1ce4e5b9, uint64(n)*0x94d049bb133111eb, n*7919, n%65536, n%4096, (n*3)%4096, uint64(n)*0x2545f4914f6cdd1d&(1<<48-1))
+			lines = append(lines, line)
+			if err := w.Append(ls, int64(n+1), line, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := Build(s, DefaultConfig()).Encode()
+	if enc[len(Magic)] != Version {
+		t.Fatalf("version %d, want %d", enc[len(Magic)], Version)
+	}
+	ix, err := Decode(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ix.GramLen != datafile.GramLen || ix.GramWindow != datafile.GramWindow {
+		t.Errorf("gram parameters %d/%d", ix.GramLen, ix.GramWindow)
+	}
+	if err := Check(context.Background(), ix, bytes.NewReader(buf.Bytes()), int64(buf.Len())); err != nil {
+		t.Fatal(err)
+	}
+	blocks := 0
+	for _, st := range ix.Streams {
+		blocks += len(st.Blocks)
+	}
+	var kept, asked int
+	for i, line := range lines {
+		if i%7 != 0 {
+			continue
+		}
+		for _, re := range []string{`[0-9a-f]{32}`, `"span_id":"[0-9a-f]{16}`, `tx_[0-9a-f]{16}`, `[0-9a-f-]{36}`} {
+			id := regexp.MustCompile(re).FindString(line)
+			for _, lit := range []string{id, id[3:], strings.ToUpper(id[:len(id)-2])} {
+				p := ix.Select(Query{Literals: []string{lit}, Columns: datafile.ColLine})
+				found := false
+				for e, err := range mustOpen(t, buf.Bytes(), ix).Read(context.Background(), p.Selection()) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					found = found || strings.Contains(strings.ToLower(string(e.Line)), strings.ToLower(lit))
+				}
+				if !found {
+					t.Fatalf("literal %q of line %d: its block was pruned", lit, i)
+				}
+				kept += len(p.Blocks)
+				asked++
+			}
+		}
+	}
+	if kept > 2*asked {
+		t.Errorf("%d literals kept %d blocks of %d: want about one each", asked, kept, blocks)
+	}
+	old, err := Decode(Build(s, Config{BitsPerToken: 14, MinTokenLen: 20, NoGrams: true}).Encode())
+	if err != nil || old.GramLen != 0 {
+		t.Fatalf("version 3: %v, gram length %d", err, old.GramLen)
+	}
+	// The writer collected grams only: a token index has no filters
+	// (which would hold nothing and prune every literal).
+	for _, st := range old.Streams {
+		for _, b := range st.Blocks {
+			if b.Filter.Enabled() {
+				t.Fatal("token filter built without id tokens")
+			}
+		}
+	}
+	if err := Check(context.Background(), old, bytes.NewReader(buf.Bytes()), int64(buf.Len())); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustOpen(t *testing.T, data []byte, ix *Index) *datafile.Reader {
+	t.Helper()
+	rd, err := datafile.Open(context.Background(), bytes.NewReader(data), int64(len(data)), datafile.OpenOptions{Tail: ix.Tail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rd
 }

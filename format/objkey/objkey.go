@@ -345,3 +345,16 @@ func (u ULID) Compare(o ULID) int {
 	}
 	return 0
 }
+
+// parseTenantDay reads the first two segments of a day's key.
+func parseTenantDay(key, t, d string) (tenant.ID, Day, error) {
+	tid, err := ParseTenantSegment(t)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: %q: %v", ErrBadKey, key, err)
+	}
+	day, err := ParseDay(d)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: %q: %v", ErrBadKey, key, err)
+	}
+	return tid, day, nil
+}

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kubemate/kmlog/format/labels"
 	"github.com/kubemate/kmlog/format/tenant"
+	"github.com/kubemate/kmlog/functions/querier"
 	"github.com/kubemate/kmlog/logql/engine"
 	"github.com/kubemate/kmlog/logql/lokijson"
 	"github.com/kubemate/kmlog/logql/syntax"
@@ -18,6 +20,11 @@ import (
 
 // HeaderOrgID carries the tenant, set by the gateway.
 const HeaderOrgID = "X-Scope-OrgID"
+
+// HeaderGetRequests is a query answer's header with the number of object
+// store requests (GETs and ranged GETs) the query made; Loki's stats have
+// no field for it.
+const HeaderGetRequests = "X-Kmlog-Get-Requests"
 
 // StatusClientClosedRequest is the status of a request its client gave up.
 const StatusClientClosedRequest = 499
@@ -182,7 +189,7 @@ func writeJSON(w http.ResponseWriter, b []byte) error {
 }
 
 func (f *Frontend) serveQuery(w http.ResponseWriter, r *http.Request) error {
-	t, err := tenantOf(r)
+	ts, err := f.tenantsOf(r)
 	if err != nil {
 		return err
 	}
@@ -198,11 +205,11 @@ func (f *Frontend) serveQuery(w http.ResponseWriter, r *http.Request) error {
 		return badRequest(msgInstantLogQuery)
 	}
 	p.Expr = expr
-	return f.answerQuery(w, r, t, p)
+	return f.answerQuery(w, r, ts, p)
 }
 
 func (f *Frontend) serveQueryRange(w http.ResponseWriter, r *http.Request) error {
-	t, err := tenantOf(r)
+	ts, err := f.tenantsOf(r)
 	if err != nil {
 		return err
 	}
@@ -210,12 +217,13 @@ func (f *Frontend) serveQueryRange(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	return f.answerQuery(w, r, t, p)
+	return f.answerQuery(w, r, ts, p)
 }
 
-func (f *Frontend) answerQuery(w http.ResponseWriter, r *http.Request, t tenant.ID, p engine.Params) error {
+func (f *Frontend) answerQuery(w http.ResponseWriter, r *http.Request, ts []tenant.ID, p engine.Params) error {
 	t0 := time.Now()
-	res, err := f.Query(r.Context(), t, p)
+	t := ts[0]
+	res, err := f.QueryTenants(r.Context(), ts, p)
 	if err != nil {
 		return err
 	}
@@ -225,6 +233,8 @@ func (f *Frontend) answerQuery(w http.ResponseWriter, r *http.Request, t tenant.
 	f.log.Debug("query", "tenant", string(t), "query", p.Query, "duration", wall, "shards", res.Stats.Shards,
 		"invocations", res.Stats.Invocations, "cache_hits", res.Stats.CacheHits(), "cache_misses", res.Stats.Misses,
 		"bytes_read", res.Stats.Querier.BytesRead)
+	// Loki's stats have no field for store requests; kmlog bench reads them here.
+	w.Header().Set(HeaderGetRequests, strconv.FormatInt(res.Stats.Querier.GetRequests, 10))
 	return writeJSON(w, appendQueryResponse(nil, res, opt, wall))
 }
 
@@ -282,8 +292,8 @@ func (f *Frontend) metaRequest(r *http.Request) (MetaRequest, error) {
 
 // appendStrings writes {"status":"success","data":[...]}.
 func appendStrings(vs []string) []byte {
-	if vs == nil {
-		vs = []string{}
+	if len(vs) == 0 {
+		return []byte(`{"status":"success"}`) // Loki leaves out an empty data
 	}
 	data, _ := json.Marshal(vs)
 	return append(append([]byte(`{"status":"success","data":`), data...), '}')
@@ -333,7 +343,7 @@ func writeLegacyValues(w http.ResponseWriter, vs []string) error {
 
 // labels answers label names (name == "") or the values of name.
 func (f *Frontend) labels(r *http.Request, name string) ([]string, error) {
-	t, err := tenantOf(r)
+	ts, err := f.tenantsOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -341,16 +351,77 @@ func (f *Frontend) labels(r *http.Request, name string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if name == "" {
-		vs, _, err := f.Labels(r.Context(), t, mr)
-		return vs, err
-	}
-	if !labels.ValidName(name) {
+	if name != "" && !labels.ValidName(name) {
 		return nil, badRequestf("invalid label name: %s", name)
 	}
-	vs, _, err := f.LabelValues(r.Context(), t, name, mr)
-	return vs, err
+	if len(ts) > 1 && name == querier.TenantLabel {
+		return tenantStrings(ts), nil
+	}
+	var out []string
+	for _, t := range ts {
+		var vs []string
+		if name == "" {
+			vs, _, err = f.Labels(r.Context(), t, mr)
+		} else {
+			vs, _, err = f.LabelValues(r.Context(), t, name, mr)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vs...)
+	}
+	if len(ts) > 1 {
+		// A multi-tenant query's streams all carry __tenant_id__.
+		if name == "" {
+			out = append(out, querier.TenantLabel)
+		}
+		slices.Sort(out)
+		out = slices.Compact(out)
+	}
+	return out, nil
 }
+
+func tenantStrings(ts []tenant.ID) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = string(t)
+	}
+	return out
+}
+
+// tenantsOf reads the tenants of a query: one, or several joined by '|'
+// (Loki's multi-tenant query; sorted, duplicates removed) when every one
+// of them has multi_tenant_queries_enabled.
+func (f *Frontend) tenantsOf(r *http.Request) ([]tenant.ID, error) {
+	v := r.Header.Get(HeaderOrgID)
+	if !strings.Contains(v, "|") {
+		t, err := tenantOf(r)
+		if err != nil {
+			return nil, err
+		}
+		return []tenant.ID{t}, nil
+	}
+	var ts []tenant.ID
+	for _, s := range strings.Split(v, "|") {
+		t, err := tenant.Parse(s)
+		if err != nil {
+			return nil, badRequest(err.Error())
+		}
+		ts = append(ts, t)
+	}
+	slices.Sort(ts)
+	ts = slices.Compact(ts)
+	for _, t := range ts {
+		if !f.Limits(t).MultiTenantQueriesEnabled {
+			return nil, badRequest(msgMultipleOrgIDs)
+		}
+	}
+	return ts, nil
+}
+
+// msgMultipleOrgIDs is Loki's answer to "a|b" where multi-tenant queries
+// are off.
+const msgMultipleOrgIDs = "multiple org IDs present"
 
 func (f *Frontend) serveSeries(w http.ResponseWriter, r *http.Request) error {
 	t, err := tenantOf(r)
@@ -365,9 +436,7 @@ func (f *Frontend) serveSeries(w http.ResponseWriter, r *http.Request) error {
 	if len(sels) == 0 {
 		sels = r.Form["match"]
 	}
-	if len(sels) == 0 {
-		return badRequest("0 matcher groups supplied")
-	}
+	// Without match[] Loki lists every series of the range.
 	series, _, err := f.Series(r.Context(), t, sels, mr)
 	if err != nil {
 		return err
@@ -523,6 +592,14 @@ func (f *Frontend) serveDetectedFields(w http.ResponseWriter, r *http.Request) e
 func (f *Frontend) serveFormatQuery(w http.ResponseWriter, r *http.Request) error {
 	expr, err := syntax.Parse(r.Form.Get("query"))
 	if err != nil {
+		// Loki answers a query it cannot parse here in JSON, not as text.
+		data, _ := json.Marshal(struct {
+			Status string `json:"status"`
+			Error  string `json:"error"`
+		}{"invalid-query", err.Error()})
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		w.WriteHeader(http.StatusBadRequest)
+		_, err := w.Write(data)
 		return err
 	}
 	data, _ := json.Marshal(struct {

@@ -35,6 +35,10 @@ type Limits struct {
 	// QueryIngestersWithin: shards that end less than this before now
 	// also ask the ingesters for data not yet flushed (Request.Recent).
 	QueryIngestersWithin time.Duration `yaml:"query_ingesters_within"`
+	// MultiTenantQueriesEnabled lets a query name several tenants
+	// (X-Scope-OrgID "a|b"), as Loki's multi_tenant_queries_enabled; each
+	// tenant named must have it. Off by default, as in Loki.
+	MultiTenantQueriesEnabled bool `yaml:"multi_tenant_queries_enabled"`
 }
 
 // DefaultLimits returns Loki's defaults (and kmlog's for the cache and

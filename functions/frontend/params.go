@@ -16,7 +16,7 @@ import (
 var (
 	errEndBeforeStart   = badRequest("end timestamp must not be before or equal to start time")
 	errNegativeStep     = badRequest("zero or negative query resolution step widths are not accepted. Try a positive integer")
-	errStepTooSmall     = badRequest("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
+	errStepTooSmall     = badRequest("exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter")
 	errNegativeInterval = badRequest("interval must be >= 0")
 	errNegativeLimit    = badRequest("limit must be a positive value")
 )

@@ -47,6 +47,20 @@ var partialMagic = []byte("KMLQP")
 // metric queries as merged partials of all shards; other queries as one
 // multi-day request (see wholeRequest).
 func (f *Frontend) Query(ctx context.Context, t tenant.ID, p engine.Params) (QueryResult, error) {
+	return f.QueryTenants(ctx, []tenant.ID{t}, p)
+}
+
+// QueryTenants answers a query over several tenants at once (Loki's
+// multi-tenant query, X-Scope-OrgID "a|b"): every stream carries the
+// label __tenant_id__, which selectors may match and aggregations group
+// by; log lines of all tenants share the limit. The first tenant's limits
+// apply. Metric queries must be shardable (their partials merge across
+// tenants as across days). One tenant is Query.
+func (f *Frontend) QueryTenants(ctx context.Context, ts []tenant.ID, p engine.Params) (QueryResult, error) {
+	if len(ts) == 0 {
+		return QueryResult{}, errNoOrgID
+	}
+	t, multi := ts[0], len(ts) > 1
 	lim := f.Limits(t)
 	ctx, cancel := context.WithTimeout(ctx, lim.QueryTimeout)
 	defer cancel()
@@ -81,13 +95,29 @@ func (f *Frontend) Query(ctx context.Context, t tenant.ID, p engine.Params) (Que
 		if p.End.Before(p.Start) {
 			return QueryResult{}, fmt.Errorf("%w: end timestamp must not be before start time", engine.ErrBadQuery)
 		}
-		if p.Interval > 0 {
-			res, err = f.whole(ctx, t, lim, p, p.Start.UnixNano(), p.End.UnixNano(), st)
-		} else {
-			res, err = f.logQuery(ctx, t, lim, eng, p, st)
+		all := engine.Streams{}
+		for _, t := range ts {
+			var r engine.Result
+			if p.Interval > 0 {
+				r, err = f.whole(ctx, t, multi, lim, p, p.Start.UnixNano(), p.End.UnixNano(), st)
+			} else {
+				r, err = f.logQuery(ctx, t, multi, lim, eng, p, st)
+			}
+			if err != nil {
+				break
+			}
+			res.Stats.Add(r.Stats)
+			ss, _ := r.Value.(engine.Streams)
+			all = append(all, ss...)
+		}
+		if err == nil {
+			res.Value = all
+			if multi {
+				res.Value = mergeStreams([]engine.Streams{all}, p.Limit, p.Direction)
+			}
 		}
 	} else {
-		res, err = f.metricQuery(ctx, t, lim, eng, p, expr, st)
+		res, err = f.metricQuery(ctx, ts, multi, lim, eng, engine.AlignStep(p), expr, st)
 	}
 	if err != nil {
 		return QueryResult{}, err
@@ -107,13 +137,13 @@ func direction(d engine.Direction) string {
 // independently of the query's range), and stops once the shards done so
 // far hold the limit: later shards are strictly older (newer, forward)
 // and cannot contribute.
-func (f *Frontend) logQuery(ctx context.Context, t tenant.ID, lim Limits, eng *engine.Engine, p engine.Params, st *runStats) (engine.Result, error) {
+func (f *Frontend) logQuery(ctx context.Context, t tenant.ID, tenantLabel bool, lim Limits, eng *engine.Engine, p engine.Params, st *runStats) (engine.Result, error) {
 	p.Step = 0 // a log query has no step; its shards must not depend on one
 	shards := splitRange(p.Start.UnixNano(), p.End.UnixNano(), lim.SplitQueriesByInterval)
 	if p.Direction == engine.Backward {
 		slices.Reverse(shards)
 	}
-	base := querier.Request{Kind: querier.KindQuery, Tenant: t, Query: p.Query, Limit: p.Limit, Direction: direction(p.Direction)}
+	base := querier.Request{Kind: querier.KindQuery, Tenant: t, TenantLabel: tenantLabel, Query: p.Query, Limit: p.Limit, Direction: direction(p.Direction)}
 	type shardRes struct {
 		streams engine.Streams
 		stats   engine.Stats
@@ -268,7 +298,8 @@ func lookback(expr syntax.Expr) (before, after time.Duration, ok bool) {
 
 // metricQuery runs a metric query: every shard of the samples' time range
 // at once, partials merged and finalised here.
-func (f *Frontend) metricQuery(ctx context.Context, t tenant.ID, lim Limits, eng *engine.Engine, p engine.Params, expr syntax.Expr, st *runStats) (engine.Result, error) {
+func (f *Frontend) metricQuery(ctx context.Context, ts []tenant.ID, tenantLabel bool, lim Limits, eng *engine.Engine, p engine.Params, expr syntax.Expr, st *runStats) (engine.Result, error) {
+	t := ts[0]
 	before, after, hasRange := lookback(expr)
 	if !hasRange {
 		// Literals and vector(): nothing to read.
@@ -277,14 +308,19 @@ func (f *Frontend) metricQuery(ctx context.Context, t tenant.ID, lim Limits, eng
 	from := p.Start.Add(-before).UnixNano()
 	through := p.End.Add(after).UnixNano() + 1 // a step at t reads ts <= t
 	if !engine.Shardable(expr) {
-		return f.whole(ctx, t, lim, p, from, through, st)
+		if tenantLabel {
+			return engine.Result{}, badRequest("multi-tenant queries support metric queries whose shards merge (sum, count, min, max, avg, topk and the like over range aggregations); this one does not")
+		}
+		return f.whole(ctx, t, false, lim, p, from, through, st)
 	}
-	base := querier.Request{Kind: querier.KindQuery, Tenant: t, Query: p.Query,
-		Start: p.Start.UnixNano(), End: p.End.UnixNano(), Step: int64(p.Step)}
 	shards := splitRange(from, through, lim.SplitQueriesByInterval)
-	reqs := make([]querier.Request, len(shards))
-	for i, s := range shards {
-		reqs[i] = s.request(base)
+	reqs := make([]querier.Request, 0, len(shards)*len(ts))
+	for _, t := range ts {
+		base := querier.Request{Kind: querier.KindQuery, Tenant: t, TenantLabel: tenantLabel, Query: p.Query,
+			Start: p.Start.UnixNano(), End: p.End.UnixNano(), Step: int64(p.Step)}
+		for _, s := range shards {
+			reqs = append(reqs, s.request(base))
+		}
 	}
 	// When every shard is cacheable the answer is final: keep it whole.
 	var finalKey string
@@ -355,8 +391,8 @@ func resultCost(v engine.Value) int64 {
 // Loki JSON body (lokijson, with the categorize-labels flag so that
 // structured metadata and parsed labels survive) in Response.Partial; an
 // engine partial is accepted too.
-func (f *Frontend) whole(ctx context.Context, t tenant.ID, lim Limits, p engine.Params, from, through int64, st *runStats) (engine.Result, error) {
-	req := querier.Request{Kind: querier.KindQuery, Tenant: t, Query: p.Query,
+func (f *Frontend) whole(ctx context.Context, t tenant.ID, tenantLabel bool, lim Limits, p engine.Params, from, through int64, st *runStats) (engine.Result, error) {
+	req := querier.Request{Kind: querier.KindQuery, Tenant: t, TenantLabel: tenantLabel, Query: p.Query,
 		ShardFrom: from, ShardThrough: through,
 		Start: p.Start.UnixNano(), End: p.End.UnixNano(), Step: int64(p.Step), Interval: int64(p.Interval)}
 	if l, err := syntax.Parse(p.Query); err == nil && syntax.IsLogQuery(l) {

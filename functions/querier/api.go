@@ -58,6 +58,10 @@ type Request struct {
 	// Recent asks the querier to include the ingesters' data not yet in
 	// the bucket (the frontend sets it for shards that may have any).
 	Recent bool `json:"recent,omitempty"`
+
+	// TenantLabel adds __tenant_id__=<Tenant> to every stream, for one
+	// tenant's part of a multi-tenant query (Loki's label for it).
+	TenantLabel bool `json:"tenant_label,omitempty"`
 }
 
 // Response is the answer to one shard.

@@ -42,6 +42,10 @@ type Config struct {
 	// longer token (x4bf9…) is missed. Set it false for exact substring
 	// semantics at any cost.
 	DelimitedIDs bool `yaml:"delimited_ids"`
+	// NoEarlyStop reads a limited log query's shard in one pass instead
+	// of in time windows, newest first (oldest first forward), that stop
+	// once they hold the limit. For measurements.
+	NoEarlyStop bool `yaml:"no_early_stop"`
 }
 
 // DefaultConfig returns the defaults: a 256 MiB index cache, 16 parallel

@@ -27,9 +27,10 @@
 //  2. For each stream selector the engine asks for (engine.Source), plan
 //     each file with index.Select: streams by matchers, blocks (a stream's
 //     rows in one row group) by time and by the token filters of the
-//     query's |= literals. A literal that is a bare hex id of 16 or more
-//     digits is looked up as a whole token (Config.DelimitedIDs), which is
-//     what makes "find this trace id" cheap.
+//     query's |= literals: the gram filters of index version 4 prune any
+//     literal with 12 bytes of an id, substring-safe (format/index). For
+//     version 3 token indexes a literal that is a bare hex id of 16 or
+//     more digits is looked up as a whole token (Config.DelimitedIDs).
 //  3. Read the selected blocks of every file concurrently (one goroutine
 //     per file decoding into batches; the GETs in flight are bounded by
 //     Config.MaxParallelReads). The datafile reader merges the needed
@@ -40,6 +41,13 @@
 //     compacted file, and still held by ingesters appears once. Every file
 //     sorts its streams by labels, so the merge streams the day without
 //     holding it; each stream gets one labels slice for all its entries.
+//
+// A log query with a limit is read in time windows of the shard, newest
+// first (oldest first forward), sized from the indexes' block rows and
+// from the share of lines that matched in the windows before; it stops
+// once the windows read hold the limit, as no line of an older (newer)
+// window could be in the answer (earlystop.go; Config.NoEarlyStop turns
+// it off).
 //
 // The ingesters are asked (Recent) in parallel with step 1 for the
 // selector's matchers and |= literals over the shard; a log query whose

@@ -160,22 +160,77 @@ func (d *day) series(ctx context.Context, query string) ([]map[string]string, er
 }
 
 // eachBlock calls fn for every block of a stream matching ms that
-// overlaps the shard, over every index object of the day.
+// overlaps the shard, over every index object of the day, and, when the
+// request asks for recent data, once for each matching stream the
+// ingesters hold entries of in the shard (their unflushed data, as Loki's
+// index stats and volume include the ingesters').
 func (d *day) eachBlock(ctx context.Context, ms []*labels.Matcher, fn func(ls labels.Labels, rows, lineBytes int64)) error {
 	if err := d.load(ctx); err != nil {
 		return err
 	}
+	// stored is the newest stored entry of each matching stream: an
+	// ingester entry no newer was flushed already and is not counted again.
+	stored := map[string]int64{}
 	for _, f := range d.files {
 		for i := range f.ix.Streams {
 			s := &f.ix.Streams[i]
 			if !d.overlaps(s.MinTime, s.MaxTime) || !labels.MatchLabels(s.Labels, ms...) {
 				continue
 			}
+			if k := s.Labels.String(); s.MaxTime > stored[k] {
+				stored[k] = s.MaxTime
+			}
 			for _, b := range s.Blocks {
 				if d.overlaps(b.MinTime, b.MaxTime) {
 					fn(s.Labels, b.Rows, b.LineBytes)
 				}
 			}
+		}
+	}
+	if !d.recent || d.q.recent == nil || !slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return !m.MatchesEmpty() }) {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, d.q.cfg.RecentTimeout)
+	defer cancel()
+	ans, err := d.q.recent.RecentQuery(rctx, d.t, selectorText(ms, nil), d.from, d.through, 0, false)
+	if pe, ok := errors.AsType[*PartialError](err); ok && ans != nil {
+		d.c.ingesterFailures.Add(int64(pe.Failed))
+		d.q.logger.Warn("ingesters failed, answer complete from replicas", "tenant", string(d.t), "failed", pe.Failed, "total", pe.Total, "err", pe.Err)
+	} else if err != nil {
+		return fmt.Errorf("query ingesters: %w", err)
+	}
+	// Replicas answer the same entries: count each (stream, time, line) once.
+	type entryKey struct {
+		stream string
+		ts     int64
+		line   string
+	}
+	seen := map[entryKey]bool{}
+	for _, s := range ans.Streams {
+		ls, err := s.ParseLabels()
+		if err != nil {
+			return fmt.Errorf("query ingesters: stream %q: %w", s.Labels, err)
+		}
+		if !labels.MatchLabels(ls, ms...) {
+			continue
+		}
+		key := ls.String()
+		newest, flushed := stored[key]
+		var rows, size int64
+		for _, e := range s.Entries {
+			k := entryKey{key, e.Timestamp, e.Line}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			if d.overlaps(e.Timestamp, e.Timestamp) && (!flushed || e.Timestamp > newest) {
+				rows++
+				size += int64(len(e.Line))
+			}
+		}
+		if rows > 0 {
+			d.c.ingesterEntries.Add(rows)
+			fn(ls, rows, size)
 		}
 	}
 	return nil

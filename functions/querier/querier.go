@@ -37,6 +37,7 @@ type Querier struct {
 	logger *slog.Logger
 	eng    *engine.Engine
 	cache  *indexCache
+	small  smallCache // manifests and delete markers
 	m      metrics
 }
 
@@ -49,6 +50,9 @@ type metrics struct {
 	cacheMiss prometheus.Counter
 	lines     prometheus.Counter
 	ingFailed prometheus.Counter
+	// earlyStops counts limited log shards answered before their last
+	// time window (earlystop.go).
+	earlyStops prometheus.Counter
 }
 
 // New returns a Querier over bkt, asking recent (nil: nobody) for data
@@ -86,6 +90,8 @@ func New(cfg Config, bkt bucket.Bucket, recent Recent, logger *slog.Logger, reg 
 				Help: "Entries handed to the engine."}),
 			ingFailed: f.NewCounter(prometheus.CounterOpts{Name: "kmlog_querier_ingester_failures_total",
 				Help: "Ingesters that failed to answer while their replicas did."}),
+			earlyStops: f.NewCounter(prometheus.CounterOpts{Name: "kmlog_querier_early_stops_total",
+				Help: "Limited log shards that stopped before reading their oldest (forward: newest) time windows."}),
 		},
 	}
 }
@@ -236,6 +242,9 @@ func params(req Request) (engine.Params, error) {
 	return p, nil
 }
 
+// TenantLabel is the label a multi-tenant query adds to every stream.
+const TenantLabel = "__tenant_id__"
+
 func (q *Querier) partial(ctx context.Context, req Request, d *day) ([]byte, error) {
 	p, err := params(req)
 	if err != nil {
@@ -256,6 +265,23 @@ func (q *Querier) partial(ctx context.Context, req Request, d *day) ([]byte, err
 			d.recentLimit = 100
 		}
 		d.recentBackward = p.Direction == engine.Backward
+	}
+	if req.TenantLabel {
+		src := engine.WithLabel(d, TenantLabel, string(req.Tenant))
+		part, err := q.eng.Partial(ctx, src, p, time.Unix(0, d.from), time.Unix(0, d.through))
+		if err != nil {
+			return nil, err
+		}
+		return part.MarshalBinary()
+	}
+	if sel, ok := expr.(*syntax.LogSelectorExpr); ok && !q.cfg.NoEarlyStop {
+		part, ok, err := q.windowedPartial(ctx, d, p, sel)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return part.MarshalBinary()
+		}
 	}
 	part, err := q.eng.Partial(ctx, d, p, time.Unix(0, d.from), time.Unix(0, d.through))
 	if err != nil {

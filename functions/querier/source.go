@@ -57,6 +57,7 @@ type day struct {
 
 	loaded bool
 	files  []dayFile
+	del    *engine.Deleter // lines of delete requests to hide, nil: none
 }
 
 // load lists the day's index objects and decodes (or takes from the
@@ -65,23 +66,18 @@ func (d *day) load(ctx context.Context) error {
 	if d.loaded {
 		return nil
 	}
-	var keys []string
-	err := d.bkt.List(ctx, objkey.IndexPrefix(d.t, d.d), func(oi bucket.ObjectInfo) error {
-		if k, err := objkey.Parse(oi.Key); err == nil && k.Kind == objkey.KindIndex {
-			keys = append(keys, oi.Key)
-		}
-		return nil
-	})
+	vfs, del, err := d.view(ctx)
 	if err != nil {
-		return fmt.Errorf("list index objects of %s %s: %w", d.t, d.d, err)
+		return err
 	}
-	files := make([]dayFile, len(keys))
-	errs := make([]error, len(keys))
+	d.del = del
+	files := make([]dayFile, len(vfs))
+	errs := make([]error, len(vfs))
 	sem := make(chan struct{}, d.q.cfg.MaxParallelReads)
 	var wg sync.WaitGroup
-	for i, key := range keys {
-		k, _ := objkey.Parse(key)
-		files[i].dataKey = objkey.Data(k.Tenant, k.Day, k.ID)
+	for i, vf := range vfs {
+		key := vf.indexKey
+		files[i].dataKey = vf.dataKey
 		if ix, ok := d.q.cache.get(key); ok {
 			d.c.cacheHits.Add(1)
 			files[i].ix = ix
@@ -341,6 +337,9 @@ func (d *day) Select(ctx context.Context, req engine.SelectRequest) iter.Seq2[en
 			d.c.linesScanned.Add(n)
 			d.c.bytesScanned.Add(b)
 		}) {
+			if err == nil && d.del != nil && d.del.Deleted(e.Labels, e.Timestamp, e.Line, e.Metadata) {
+				continue
+			}
 			if !yield(e, err) || err != nil {
 				return
 			}

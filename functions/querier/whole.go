@@ -47,7 +47,11 @@ func (q *Querier) whole(ctx context.Context, req Request, bs *bucket.Stats, c *c
 	if p.Expr, err = syntax.Parse(req.Query); err != nil {
 		return Response{}, err
 	}
-	res, err := q.eng.Query(ctx, src, p)
+	var source engine.Source = src
+	if req.TenantLabel {
+		source = engine.WithLabel(src, TenantLabel, string(req.Tenant))
+	}
+	res, err := q.eng.Query(ctx, source, p)
 	if err != nil {
 		return Response{}, err
 	}

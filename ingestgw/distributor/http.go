@@ -18,14 +18,24 @@ import (
 // gateway set it (from the JWT when auth is on).
 const OrgIDHeader = "X-Scope-OrgID"
 
-// ServeHTTP handles POST /loki/api/v1/push with Loki's statuses.
+// OTLPPath is where OTLP clients (the OpenTelemetry Collector, Alloy)
+// send logs.
+const OTLPPath = "/otlp/v1/logs"
+
+// ServeHTTP handles POST /loki/api/v1/push, and OTLP logs on OTLPPath
+// (mapped as Loki 3 maps them, see push.DecodeOTLPRequest), with Loki's
+// statuses.
 func (d *Distributor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t, err := tenant.Parse(r.Header.Get(OrgIDHeader))
 	if err != nil {
 		http.Error(w, "no org id: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	req, err := push.DecodeRequest(r.Body, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"), d.cfg.MaxRecvMsgSize)
+	decode := push.DecodeRequest
+	if r.URL.Path == OTLPPath {
+		decode = push.DecodeOTLPRequest
+	}
+	req, err := decode(r.Body, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"), d.cfg.MaxRecvMsgSize)
 	if err != nil {
 		writeError(w, err)
 		return

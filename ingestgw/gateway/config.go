@@ -12,6 +12,10 @@ import (
 type Config struct {
 	TLS  TLSConfig  `yaml:"tls"`
 	Auth AuthConfig `yaml:"auth"`
+	// FrontendURL is the query frontend the gateway forwards every
+	// non-push request to (target gateway; see Forward). Empty: those
+	// paths answer 404.
+	FrontendURL string `yaml:"frontend_url"`
 	// MaxRequestBodyBytes bounds every request body (413 above it).
 	MaxRequestBodyBytes int64 `yaml:"max_request_body_bytes"`
 	// ReadHeaderTimeout bounds how long a client may take to send headers.
@@ -96,6 +100,12 @@ func (c Config) Validate() error {
 	} {
 		if d.v < 0 {
 			return invalid(d.name, "must not be negative, got %s", d.v)
+		}
+	}
+	if c.FrontendURL != "" {
+		u, err := url.Parse(c.FrontendURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return invalid("frontend_url", "want an http or https URL, got %q", c.FrontendURL)
 		}
 	}
 	if err := c.TLS.validate(); err != nil {

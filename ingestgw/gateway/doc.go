@@ -37,16 +37,33 @@
 //   - 503: the JWKS URL could not be fetched and no earlier copy is cached.
 //     This is the gateway's problem, not the client's, so agents retry.
 //   - 400: with auth disabled, an X-Scope-OrgID that is not a valid tenant,
-//     or that names several tenants ("a|b"). Loki can query across tenants
-//     that way; kmlog does not support it yet and answers Loki's text
-//     "multiple org IDs present".
+//     or that names several tenants ("a|b") on a push or tail ("multiple
+//     org IDs present", Loki's text). On queries several tenants pass
+//     through: the query frontend runs a multi-tenant query where every
+//     tenant named has multi_tenant_queries_enabled. With auth on, the
+//     tenant comes only from the credential.
 //   - 413: a body over max_request_body_bytes, known from Content-Length.
 //     Bodies of unknown length are wrapped in http.MaxBytesReader, so a
 //     handler reading past the limit gets an *http.MaxBytesError and should
 //     answer 413 itself.
 //
 // Bodies are short plain text, as in Loki. /ready and /metrics are served
-// without authentication; unknown paths are 404.
+// without authentication.
+//
+// # Routes
+//
+// Push paths (/loki/api/v1/push, /api/prom/push) go to Routes.Push; every
+// other path goes to Routes.Query — the query frontend in process, or
+// Forward to a frontend elsewhere — so that APIs the frontend gains (rules,
+// delete, the console) need no change here. Both are authenticated the
+// same way and share the body limit and the server's timeouts. Without a
+// handler a route answers 404.
+//
+// With Routes.ForwardCredentials the verified Authorization header stays on
+// query requests, so that a frontend running elsewhere verifies the token
+// itself and takes the tenant from it, never from a header anyone inside
+// the network could set. That is kmlog's one tenant rule: with auth on, a
+// tenant comes only from a verified credential, in every deployment.
 //
 // # Keys
 //

@@ -19,11 +19,20 @@ import (
 // Routes holds the handlers behind the gateway. A nil handler makes its
 // paths answer 404.
 type Routes struct {
-	// Push serves /loki/api/v1/push and /api/prom/push.
+	// Push serves /loki/api/v1/push, /api/prom/push and OTLP's
+	// /otlp/v1/logs.
 	Push http.Handler
-	// Query serves the rest of /loki/api/v1/, /api/prom/ and
-	// /prometheus/api/v1/, including the tail WebSocket.
+	// Query serves every other path: the rest of /loki/api/v1/,
+	// /api/prom/ and /prometheus/api/v1/ (the tail WebSocket included),
+	// and whatever the query frontend serves beside them (rules, delete,
+	// the console). It is the frontend in process, or Forward to one
+	// elsewhere. Every request reaching it is authenticated like a push.
 	Query http.Handler
+	// ForwardCredentials keeps the caller's Authorization header on
+	// requests to Query, for a Query that forwards them to a frontend
+	// which verifies the token again (its own tenant rule). Push requests
+	// never keep it.
+	ForwardCredentials bool
 	// Ready serves /ready without authentication; nil answers 200 "ready".
 	Ready http.Handler
 	// Metrics serves /metrics without authentication.
@@ -37,15 +46,11 @@ const (
 	routeTail    = "tail"
 	routeReady   = "ready"
 	routeMetrics = "metrics"
-	routeUnknown = "unknown"
 )
 
 // fakeOrgID is shared by every request without a tenant when auth is off;
 // handlers must not modify header value slices.
 var fakeOrgID = []string{string(tenant.Fake)}
-
-// queryPrefixes are the path prefixes routed to Routes.Query.
-var queryPrefixes = []string{"/loki/api/v1/", "/api/prom/", "/prometheus/api/v1/"}
 
 type gateway struct {
 	routes  Routes
@@ -102,7 +107,7 @@ func Handler(cfg Config, auth *Authenticator, routes Routes, logger *slog.Logger
 
 func classify(path string) string {
 	switch path {
-	case "/loki/api/v1/push", "/api/prom/push":
+	case "/loki/api/v1/push", "/api/prom/push", "/otlp/v1/logs":
 		return routePush
 	case "/loki/api/v1/tail", "/api/prom/tail":
 		return routeTail
@@ -111,12 +116,9 @@ func classify(path string) string {
 	case "/metrics":
 		return routeMetrics
 	}
-	for _, p := range queryPrefixes {
-		if strings.HasPrefix(path, p) {
-			return routeQuery
-		}
-	}
-	return routeUnknown
+	// Everything else belongs to the frontend, so that APIs it gains
+	// (rules, delete, the console) need no gateway change.
+	return routeQuery
 }
 
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -151,7 +153,7 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if !g.setTenant(sw, r) {
+	if !g.setTenant(sw, r, route != routePush && g.routes.ForwardCredentials, route == routeQuery) {
 		return
 	}
 	if r.ContentLength > g.maxBody {
@@ -169,17 +171,27 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // setTenant authenticates r (auth on) or validates its header (auth off),
 // and leaves the tenant in X-Scope-OrgID. It answers the request itself and
-// returns false when it is rejected.
-func (g *gateway) setTenant(w http.ResponseWriter, r *http.Request) bool {
+// returns false when it is rejected. keepAuth keeps the verified
+// Authorization header for a handler that forwards it. multi lets a
+// header name several tenants ("a|b", a multi-tenant query, which the
+// query frontend allows per tenant); with auth on the tenant always comes
+// from the credential alone.
+func (g *gateway) setTenant(w http.ResponseWriter, r *http.Request, keepAuth, multi bool) bool {
 	if g.auth == nil {
 		v := headerValue(r.Header, orgIDKey)
 		if v == "" {
 			r.Header[orgIDKey] = fakeOrgID
 			return true
 		}
-		if _, err := parseOrgID(v); err != nil {
-			plainError(w, http.StatusBadRequest, err.Error())
-			return false
+		parts := []string{v}
+		if multi && strings.Contains(v, "|") {
+			parts = strings.Split(v, "|")
+		}
+		for _, p := range parts {
+			if _, err := parseOrgID(p); err != nil {
+				plainError(w, http.StatusBadRequest, err.Error())
+				return false
+			}
 		}
 		return true
 	}
@@ -198,7 +210,9 @@ func (g *gateway) setTenant(w http.ResponseWriter, r *http.Request) bool {
 		plainError(w, status, text)
 		return false
 	}
-	r.Header.Del("Authorization")
+	if !keepAuth {
+		r.Header.Del("Authorization")
+	}
 	r.Header[orgIDKey] = []string{string(id)}
 	return true
 }

@@ -156,10 +156,12 @@ func TestPublicAndUnknownRoutes(t *testing.T) {
 	}{
 		{"/ready", 200, "ready\n"},
 		{"/metrics", 200, "metrics"},
-		{"/", 404, "404 page not found\n"},
-		{"/loki/api/v2/push", 404, "404 page not found\n"},
-		{"/ready/../loki/api/v1/push", 404, "404 page not found\n"},
+		// Every other path is the frontend's, and needs a token.
+		{"/", 401, "authentication required: no bearer token\n"},
+		{"/loki/api/v2/push", 401, "authentication required: no bearer token\n"},
+		{"/ready/../loki/api/v1/push", 401, "authentication required: no bearer token\n"},
 		{"/loki/api/v1/query", 401, "authentication required: no bearer token\n"},
+		{"/loki/api/v1/rules", 401, "authentication required: no bearer token\n"},
 	} {
 		code, body, _ := do(t, c, "GET", s.url+tc.path, nil, nil)
 		require.Equal(t, tc.status, code, tc.path)

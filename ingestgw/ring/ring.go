@@ -43,11 +43,12 @@ func New(members []string) *Ring {
 	return r
 }
 
-// Set replaces the member list. Duplicates and empty names are dropped.
+// Set replaces the member list. Names are normalised (Normalize), so the
+// same ingester spelt twice — from ring.members and from SRV records, with
+// or without the trailing dot, in another case — is one member; empty names
+// are dropped.
 func (r *Ring) Set(names []string) {
-	names = slices.Clone(names)
-	slices.Sort(names)
-	names = slices.Compact(names)
+	names = Dedup(names)
 	ms := make([]member, 0, len(names))
 	for _, n := range names {
 		if n != "" {
@@ -55,6 +56,30 @@ func (r *Ring) Set(names []string) {
 		}
 	}
 	r.members.Store(&ms)
+}
+
+// Normalize returns the canonical spelling of a member "host:port": the
+// host in lower case without a trailing dot (DNS names are case-insensitive
+// and SRV targets are fully qualified).
+func Normalize(member string) string {
+	host, port, err := net.SplitHostPort(member)
+	if err != nil {
+		return strings.TrimRight(strings.ToLower(member), ".")
+	}
+	return net.JoinHostPort(strings.TrimRight(strings.ToLower(host), "."), port)
+}
+
+// Dedup returns the members normalised, sorted and without duplicates or
+// empty names.
+func Dedup(members []string) []string {
+	out := make([]string, 0, len(members))
+	for _, m := range members {
+		if m = Normalize(m); m != "" {
+			out = append(out, m)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Members returns the current member names, sorted.
@@ -132,7 +157,7 @@ type Resolver interface {
 
 // DiscoverSRV resolves the SRV records of name (for a headless service,
 // e.g. "_http._tcp.ingester.kmlog.svc.cluster.local") to "host:port"
-// members, with the trailing dot of each target removed.
+// members, normalised and de-duplicated (Dedup).
 func DiscoverSRV(ctx context.Context, res Resolver, name string) ([]string, error) {
 	_, srvs, err := res.LookupSRV(ctx, "", "", name)
 	if err != nil {
@@ -140,14 +165,17 @@ func DiscoverSRV(ctx context.Context, res Resolver, name string) ([]string, erro
 	}
 	out := make([]string, 0, len(srvs))
 	for _, s := range srvs {
-		out = append(out, net.JoinHostPort(strings.TrimSuffix(s.Target, "."), fmt.Sprint(s.Port)))
+		out = append(out, net.JoinHostPort(s.Target, fmt.Sprint(s.Port)))
 	}
-	return out, nil
+	return Dedup(out), nil
 }
 
-// WatchSRV refreshes r from DNS every interval until ctx ends. A failed or
-// empty lookup keeps the previous members, so a DNS blip never empties the
-// ring.
+// WatchSRV refreshes r from DNS every interval until ctx ends. The SRV
+// records are the whole member list: members r started with (ring.members)
+// stand until the first answer and are then replaced, not added to, so an
+// ingester named both ways is never counted twice and one scaled away
+// leaves. A failed or empty lookup keeps the previous members, so a DNS
+// blip never empties the ring.
 func WatchSRV(ctx context.Context, r *Ring, res Resolver, name string, interval time.Duration, logger *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -159,11 +187,8 @@ func WatchSRV(ctx context.Context, r *Ring, res Resolver, name string, interval 
 		case len(members) == 0:
 			logger.Warn("ring discovery found no members; keeping members", "name", name)
 		case !slices.Equal(members, r.Members()):
-			slices.Sort(members)
-			if !slices.Equal(members, r.Members()) {
-				logger.Info("ring members changed", "members", members)
-				r.Set(members)
-			}
+			logger.Info("ring members changed", "members", members)
+			r.Set(members)
 		}
 		select {
 		case <-ctx.Done():

@@ -7,37 +7,37 @@ import (
 	"github.com/kubemate/kmlog/logql/syntax"
 )
 
-// hoistLineFilters moves line filters ahead of the stages that do not
-// change the line (parsers, label filters, label_format, drop, keep), so
-// that cheap byte searches drop lines before any parsing. Results do not
-// change: those stages never drop a line that a later line filter keeps
-// for a different reason, and they leave the line itself untouched. A
-// line filter never moves past a stage that rewrites the line:
-// line_format, decolorize and unpack.
+// hoistLineFilters reorders stages as Loki does before it runs them:
+// within each run of stages between label filters, line_format and
+// unpack, the line filters move ahead of the other stages (parsers,
+// label_format, drop, keep and also decolorize), so that cheap byte
+// searches drop lines before any parsing. Because decolorize is not a
+// barrier, a line filter written after it sees the line with its colour
+// codes, as in Loki. line_format and unpack stay ahead of the filters
+// that follow them.
 func hoistLineFilters(stages []syntax.Stage) []syntax.Stage {
 	out := make([]syntax.Stage, 0, len(stages))
-	barrier := 0 // out[barrier:] holds only stages a filter may pass
+	var filters, others []syntax.Stage
+	flush := func() {
+		out = append(out, filters...)
+		out = append(out, others...)
+		filters, others = filters[:0], others[:0]
+	}
 	for _, st := range stages {
 		switch st.(type) {
 		case *syntax.LineFilter:
-			// Insert after the last barrier and after earlier filters.
-			i := barrier
-			for i < len(out) {
-				if _, ok := out[i].(*syntax.LineFilter); !ok {
-					break
-				}
-				i++
-			}
-			out = append(out, nil)
-			copy(out[i+1:], out[i:])
-			out[i] = st
-		case *syntax.LineFormat, *syntax.Decolorize, *syntax.UnpackParser:
+			filters = append(filters, st)
+		case *syntax.LabelFilterStage:
+			flush()
 			out = append(out, st)
-			barrier = len(out)
+		case *syntax.LineFormat, *syntax.UnpackParser:
+			others = append(others, st)
+			flush()
 		default:
-			out = append(out, st)
+			others = append(others, st)
 		}
 	}
+	flush()
 	return out
 }
 
@@ -188,26 +188,13 @@ func compileLabelFilter(f syntax.LabelFilter) (log.Stage, error) {
 	case *syntax.StringLabelFilter:
 		return log.NewStringLabelFilter(f.Matcher), nil
 	case *syntax.NumberLabelFilter:
-		return passErrors(log.NewNumericLabelFilter(cmpType(f.Op), f.Name, f.Value)), nil
+		return log.NewNumericLabelFilter(cmpType(f.Op), f.Name, f.Value), nil
 	case *syntax.DurationLabelFilter:
-		return passErrors(log.NewDurationLabelFilter(cmpType(f.Op), f.Name, f.Value)), nil
+		return log.NewDurationLabelFilter(cmpType(f.Op), f.Name, f.Value), nil
 	case *syntax.BytesLabelFilter:
-		return passErrors(log.NewBytesLabelFilter(cmpType(f.Op), f.Name, f.Value)), nil
+		return log.NewBytesLabelFilter(cmpType(f.Op), f.Name, f.Value), nil
 	case *syntax.IPLabelFilter:
 		return log.NewIPLabelFilter(f.Pattern, f.Name, f.Op != syntax.CmpNeq)
 	}
 	return nil, fmt.Errorf("%w: unsupported label filter %T", ErrBadQuery, f)
-}
-
-// passErrors makes a typed label filter keep lines that already carry an
-// error, as Loki's numeric, duration and bytes filters do ("if there's an
-// error only the string matchers can filter it out"); logql/log's filters
-// do not, so the engine adds it.
-func passErrors(s log.Stage) log.Stage {
-	return log.StageFunc(func(ts int64, line []byte, lb *log.LabelsBuilder) ([]byte, bool) {
-		if lb.HasErr() {
-			return line, true
-		}
-		return s.Process(ts, line, lb)
-	})
 }

@@ -77,25 +77,26 @@ func (p Params) steps() (int, error) {
 	}
 	n := (e-s)/int64(p.Step) + 1
 	if n > maxPoints {
-		return 0, fmt.Errorf("%w: exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)", ErrBadQuery)
+		return 0, fmt.Errorf("%w: exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter", ErrBadQuery)
 	}
 	return int(n), nil
 }
 
-// AlignStep returns p with Start and End rounded down to a multiple of
-// Step (in milliseconds since the epoch), as Loki's query frontend aligns
-// range queries so that results are cacheable. Instant queries are
-// returned unchanged.
+// AlignStep returns p with Start rounded down and End rounded up to a
+// multiple of Step since the epoch, as Loki's query frontend aligns metric
+// range queries, so that steps fall on the same instants whatever the
+// request's start. Instant queries are returned unchanged.
 func AlignStep(p Params) Params {
-	if p.Step <= 0 {
+	step := p.Step.Nanoseconds()
+	if step <= 0 {
 		return p
 	}
-	st := p.Step.Milliseconds()
-	if st <= 0 {
-		return p
+	start, end := p.Start.UnixNano(), p.End.UnixNano()
+	start -= start % step
+	if m := end % step; m != 0 {
+		end += step - m
 	}
-	p.Start = time.UnixMilli(p.Start.UnixMilli() / st * st)
-	p.End = time.UnixMilli(p.End.UnixMilli() / st * st)
+	p.Start, p.End = time.Unix(0, start).UTC(), time.Unix(0, end).UTC()
 	return p
 }
 

@@ -40,6 +40,10 @@ func (p *Partial) check(h partialHeader) error {
 	return nil
 }
 
+// LogEntries returns the number of log entries of a log query's partial
+// (at most its limit), 0 for a metric query's.
+func (p *Partial) LogEntries() int { return len(p.logs) }
+
 // Query returns the canonical text of the query the partial answers.
 func (p *Partial) Query() string { return p.h.query }
 

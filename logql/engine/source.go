@@ -127,3 +127,55 @@ func (m *MemSource) Select(ctx context.Context, req SelectRequest) iter.Seq2[Ent
 		}
 	}
 }
+
+// WithLabel returns a Source that adds the label name=value to every
+// stream of src, as Loki adds __tenant_id__ in a multi-tenant query. A
+// selector's matchers on name are tested against value here (no entries
+// when one fails) and not passed on to src.
+func WithLabel(src Source, name, value string) Source {
+	return &labelSource{src: src, name: name, value: value}
+}
+
+type labelSource struct {
+	src         Source
+	name, value string
+}
+
+func (s *labelSource) Select(ctx context.Context, req SelectRequest) iter.Seq2[Entry, error] {
+	var rest []*labels.Matcher
+	for _, m := range req.Matchers {
+		if m.Name != s.name {
+			rest = append(rest, m)
+			continue
+		}
+		if !m.Matches(s.value) {
+			return func(func(Entry, error) bool) {}
+		}
+	}
+	req.Matchers = rest
+	return func(yield func(Entry, error) bool) {
+		// One output slice per input stream slice, so that the engine
+		// still sees the same slice for every entry of a stream.
+		out := map[*labels.Label]labels.Labels{}
+		var empty labels.Labels
+		for e, err := range s.src.Select(ctx, req) {
+			if err == nil {
+				if len(e.Labels) == 0 {
+					if empty == nil {
+						empty = labels.Labels{{Name: s.name, Value: s.value}}
+					}
+					e.Labels = empty
+				} else if ls, ok := out[&e.Labels[0]]; ok && len(ls) == len(e.Labels)+1 {
+					e.Labels = ls
+				} else {
+					ls = labels.NewBuilder(e.Labels).Set(s.name, s.value).Labels()
+					out[&e.Labels[0]] = ls
+					e.Labels = ls
+				}
+			}
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+}

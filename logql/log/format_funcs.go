@@ -305,14 +305,15 @@ func title(s string) string {
 }
 
 // trunc keeps the first n runes, or the last -n when n < 0.
+// trunc cuts s to n bytes (n < 0: the last -n bytes), as Loki's (sprig's)
+// trunc does: it counts bytes, not characters.
 func trunc(n int, s string) string {
-	r := []rune(s)
-	l := len(r)
+	l := len(s)
 	if n < 0 && l+n > 0 {
-		return string(r[l+n:])
+		return s[l+n:]
 	}
 	if n >= 0 && l > n {
-		return string(r[:n])
+		return s[:n]
 	}
 	return s
 }

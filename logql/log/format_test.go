@@ -38,7 +38,7 @@ func TestLineFormat(t *testing.T) {
 		{name: "nindent", tmpl: `{{nindent 1 "a"}}`, want: "\n a"},
 		{name: "repeat", tmpl: `{{repeat 3 "ab"}}`, want: "ababab"},
 		{name: "substr", tmpl: `{{substr 1 3 "héllo"}}|{{substr -1 2 "abc"}}|{{substr 1 -1 "abc"}}`, want: "él|ab|bc"},
-		{name: "trunc", tmpl: `{{trunc 2 "héllo"}}|{{trunc -2 "hello"}}`, want: "hé|lo"},
+		{name: "trunc", tmpl: `{{trunc 3 "héllo"}}|{{trunc -2 "hello"}}`, want: "hé|lo"}, // bytes, as Loki
 		{name: "title", tmpl: `{{title "hello big world"}}`, want: "Hello Big World"},
 		{name: "math", tmpl: `{{add 1 2 .n}} {{sub 5 2}} {{mul 2 3}} {{div 7 2}} {{mod 7 2}} {{max 1 9 3}} {{min 4 2}}`, want: "45 3 6 3 1 9 2"},
 		{name: "float math", tmpl: `{{addf 1.5 2}} {{mulf 1.5 2}} {{divf 1 4}} {{ceil 1.2}} {{floor 1.8}} {{round 1.2345 2}}`, want: "3.5 3 0.25 2 1 1.23"},

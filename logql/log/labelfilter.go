@@ -92,20 +92,44 @@ func NewOrLabelFilter(left, right Stage) Stage {
 // stringLabelFilter is `name op "value"` with a string matcher. A missing
 // label reads as "". `__error__` and `__error_details__` test the line's
 // error.
-type stringLabelFilter struct{ m *labels.Matcher }
+type stringLabelFilter struct {
+	m *labels.Matcher
+	// match, when set, replaces m's regexp with Loki's literal test
+	// (labelfilter_regex.go).
+	match func(string) bool
+}
 
-// NewStringLabelFilter is `| name = "v"`, `!=`, `=~`, `!~`.
-func NewStringLabelFilter(m *labels.Matcher) Stage { return stringLabelFilter{m} }
+// NewStringLabelFilter is `| name = "v"`, `!=`, `=~`, `!~`. Regular
+// expressions are simplified as Loki simplifies them.
+func NewStringLabelFilter(m *labels.Matcher) Stage {
+	f := stringLabelFilter{m: m}
+	if m.Type == labels.MatchRegexp || m.Type == labels.MatchNotRegexp {
+		if t, ok := simplifyLabelRegexp(m.Value); ok {
+			f.match = t
+			if m.Type == labels.MatchNotRegexp {
+				f.match = func(v string) bool { return !t(v) }
+			}
+		}
+	}
+	return f
+}
+
+func (f stringLabelFilter) matches(v string) bool {
+	if f.match != nil {
+		return f.match(v)
+	}
+	return f.m.Matches(v)
+}
 
 func (f stringLabelFilter) Process(_ int64, line []byte, lb *LabelsBuilder) ([]byte, bool) {
 	switch f.m.Name {
 	case ErrorLabel:
-		return line, f.m.Matches(lb.Err())
+		return line, f.matches(lb.Err())
 	case ErrorDetailsLabel:
-		return line, f.m.Matches(lb.ErrDetails())
+		return line, f.matches(lb.ErrDetails())
 	}
 	v, _ := lb.Get(f.m.Name)
-	return line, f.m.Matches(v)
+	return line, f.matches(v)
 }
 
 // typedFilter is shared by the numeric, duration and bytes filters: a

@@ -55,6 +55,12 @@ type LabelsBuilder struct {
 	m       map[string]string
 	mValid  bool
 
+	// md holds the names in add that came from structured metadata.
+	md []string
+	// parsed holds the names parsers extracted from the line: a later
+	// parser does not overwrite them (the first value of a key wins).
+	parsed []string
+
 	// suffixed interns name+"_extracted" per name.
 	suffixed map[string]string
 }
@@ -68,6 +74,8 @@ func NewLabelsBuilder(base labels.Labels) *LabelsBuilder {
 func (b *LabelsBuilder) Reset() {
 	b.add = b.add[:0]
 	b.del = b.del[:0]
+	b.md = b.md[:0]
+	b.parsed = b.parsed[:0]
 	b.err, b.errDetails = "", ""
 	b.mValid = false
 }
@@ -79,12 +87,26 @@ func (b *LabelsBuilder) Base() labels.Labels { return b.base }
 func (b *LabelsBuilder) BaseHas(name string) bool { return b.base.Has(name) }
 
 // ParsedName returns the name under which a parser stores the extracted
-// label name: name itself, or name+"_extracted" when a stream label
-// already has that name (Loki's collision rule).
+// label name: name itself, or name+"_extracted" when a stream label or
+// the line's structured metadata already has that name (Loki's collision
+// rule).
 func (b *LabelsBuilder) ParsedName(name string) string {
-	if !b.base.Has(name) {
+	if !b.base.Has(name) && !b.isMetadata(name) {
 		return name
 	}
+	return b.suffix(name)
+}
+
+// isMetadata reports whether name is a structured metadata label of the
+// line that is still present.
+func (b *LabelsBuilder) isMetadata(name string) bool {
+	if len(b.md) == 0 || !slices.Contains(b.md, name) {
+		return false
+	}
+	return b.inAdd(name)
+}
+
+func (b *LabelsBuilder) suffix(name string) string {
 	if s, ok := b.suffixed[name]; ok {
 		return s
 	}
@@ -109,7 +131,12 @@ func (b *LabelsBuilder) AddMetadata(md labels.Labels) {
 			b.errDetails = l.Value
 			continue
 		}
-		b.Set(b.ParsedName(l.Name), l.Value)
+		name := l.Name
+		if b.base.Has(name) {
+			name = b.suffix(name)
+		}
+		b.Set(name, l.Value)
+		b.md = append(b.md, name)
 	}
 }
 
@@ -142,6 +169,17 @@ func (b *LabelsBuilder) Set(name, value string) {
 		}
 	}
 	b.add = append(b.add, labels.Label{Name: name, Value: value})
+}
+
+// SetParsed sets a label a parser extracted from the line, unless a parser
+// already extracted name from this line: as in Loki, the first value of a
+// key wins, within one parser and across parsers.
+func (b *LabelsBuilder) SetParsed(name, value string) {
+	if slices.Contains(b.parsed, name) {
+		return
+	}
+	b.parsed = append(b.parsed, name)
+	b.Set(name, value)
 }
 
 // Del removes name.

@@ -157,7 +157,7 @@ func (j *JSONParser) setValue(key, val []byte, typ jsonType, esc bool) {
 	if name == "" {
 		return
 	}
-	j.lb.Set(j.lb.ParsedName(name), j.readValue(val, typ, esc))
+	j.lb.SetParsed(j.lb.ParsedName(name), j.readValue(val, typ, esc))
 }
 
 func (j *JSONParser) readValue(val []byte, typ jsonType, esc bool) string {

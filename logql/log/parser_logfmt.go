@@ -251,7 +251,7 @@ func (l *LogfmtParser) Process(_ int64, line []byte, lb *LabelsBuilder) ([]byte,
 		if !l.keepEmpty && len(d.value) == 0 {
 			continue
 		}
-		lb.Set(lb.ParsedName(name), cleanValue(d.value))
+		lb.SetParsed(lb.ParsedName(name), cleanValue(d.value))
 	}
 	if l.strict && d.err != nil {
 		lb.setError(LogfmtParserErr, d.err)

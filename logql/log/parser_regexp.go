@@ -44,7 +44,7 @@ func NewRegexpParser(expr string) (*RegexpParser, error) {
 func (r *RegexpParser) Process(_ int64, line []byte, lb *LabelsBuilder) ([]byte, bool) {
 	for i, v := range r.re.FindSubmatch(line) {
 		if name := r.names[i]; name != "" {
-			lb.Set(lb.ParsedName(name), string(v))
+			lb.SetParsed(lb.ParsedName(name), string(v))
 		}
 	}
 	return line, true
@@ -71,7 +71,7 @@ func NewPatternParser(p string) (*PatternParser, error) {
 func (p *PatternParser) Process(_ int64, line []byte, lb *LabelsBuilder) ([]byte, bool) {
 	p.caps = p.e.matches(line, p.caps)
 	for i, c := range p.caps {
-		lb.Set(lb.ParsedName(p.e.names[i]), string(c))
+		lb.SetParsed(lb.ParsedName(p.e.names[i]), string(c))
 	}
 	return line, true
 }

@@ -66,7 +66,7 @@ func TestJSONParser(t *testing.T) {
 		{name: "stream collision", stream: `{app="s"}`, line: `{"app":"foo","x":"y"}`,
 			want: `{app="s", app_extracted="foo", x="y"}`},
 		{name: "nested collision", stream: `{a_b="s"}`, line: `{"a":{"b":"v"}}`, want: `{a_b="s", a_b_extracted="v"}`},
-		{name: "duplicate key last wins", line: `{"a":"1","a":"2"}`, want: `{a="2"}`},
+		{name: "duplicate key first wins", line: `{"a":"1","a":"2"}`, want: `{a="1"}`}, // as Loki
 		{name: "whitespace", line: " { \"a\" : \"1\" ,\n\"b\":2 } ", want: `{a="1", b="2"}`},
 		{name: "trailing garbage ignored", line: `{"a":"1"} trailing`, want: `{a="1"}`},
 		{name: "not json", line: `level=info`,
@@ -147,7 +147,7 @@ func TestLogfmtParser(t *testing.T) {
 		{name: "empty value kept", keepEmpty: true, line: `a= b=""`, want: `{a="", b=""}`},
 		{name: "sanitised key", line: `a.b=1 c-d=2 1x=3`, want: `{_1x="3", a_b="1", c_d="2"}`},
 		{name: "collision", stream: `{level="s"}`, line: `level=info`, want: `{level="s", level_extracted="info"}`},
-		{name: "last wins", line: `a=1 a=2`, want: `{a="2"}`},
+		{name: "first wins", line: `a=1 a=2`, want: `{a="1"}`}, // as Loki
 		{name: "tabs and spaces", line: "\ta=1  \t b=2\t", want: `{a="1", b="2"}`},
 		{name: "text after quoted value is a bare key", line: `a=1 b="x"y c=3`, want: `{a="1", b="x", c="3"}`},
 		{name: "lenient unexpected equals", line: `a=1=2 b=2`, want: `{b="2"}`},

@@ -35,3 +35,10 @@ func (e *ParseError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrParse) true.
 func (e *ParseError) Unwrap() error { return ErrParse }
+
+// noPos is a ParseError without a position: Loki reports the errors it
+// finds in checking a parsed expression (grouping, unwrap, parameters,
+// regexp and template validity) so, as "parse error : ...".
+func noPos(format string, args ...any) *ParseError {
+	return &ParseError{Msg: fmt.Sprintf(format, args...)}
+}

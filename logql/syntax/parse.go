@@ -14,12 +14,14 @@ const maxDepth = 200
 // Parse parses a LogQL query. It returns a *LogSelectorExpr for a log query
 // and a SampleExpr for a metric query. Every error is a *ParseError that
 // wraps ErrParse.
-func Parse(input string) (Expr, error) {
+func Parse(input string) (Expr, error) { return parse(input, false) }
+
+func parse(input string, anySelector bool) (Expr, error) {
 	toks, perr := lex(input)
 	if perr != nil {
 		return nil, perr
 	}
-	p := &parser{toks: toks}
+	p := &parser{toks: toks, anySelector: anySelector}
 	e, perr := p.parseExpr(0)
 	if perr != nil {
 		return nil, perr
@@ -45,7 +47,18 @@ func ParseSampleExpr(input string) (SampleExpr, error) {
 
 // ParseLogSelector parses a log query (selector and pipeline).
 func ParseLogSelector(input string) (*LogSelectorExpr, error) {
-	e, err := Parse(input)
+	return parseLogSelector(input, false)
+}
+
+// ParseLogSelectorAnyMatchers is ParseLogSelector without the rule that a
+// selector needs a matcher that rejects the empty value: {app!="x"} and {}
+// parse. Promtail's match stage parses its selector so.
+func ParseLogSelectorAnyMatchers(input string) (*LogSelectorExpr, error) {
+	return parseLogSelector(input, true)
+}
+
+func parseLogSelector(input string, anySelector bool) (*LogSelectorExpr, error) {
+	e, err := parse(input, anySelector)
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +86,8 @@ type parser struct {
 	toks  []token
 	i     int
 	depth int
+	// anySelector skips the empty-compatible selector check.
+	anySelector bool
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }

@@ -13,7 +13,7 @@ const errEmptyCompatible = `queries require at least one regexp or equality matc
 // parseSelector parses {matchers} and checks Loki's rule that at least one
 // matcher must reject the empty value.
 func (p *parser) parseSelector() ([]*labels.Matcher, *ParseError) {
-	open, err := p.expect(tLBrace)
+	_, err := p.expect(tLBrace)
 	if err != nil {
 		return nil, err
 	}
@@ -32,16 +32,20 @@ func (p *parser) parseSelector() ([]*labels.Matcher, *ParseError) {
 				break
 			}
 			if t.kind != tComma {
-				return nil, p.unexpected(t, ",", "}")
+				return nil, p.unexpected(t, "}", ",")
 			}
 		}
+	}
+	if p.anySelector {
+		return ms, nil
 	}
 	for _, m := range ms {
 		if !m.MatchesEmpty() {
 			return ms, nil
 		}
 	}
-	return nil, p.errAt(open.pos, "%s", errEmptyCompatible)
+	// Loki reports this one without a position.
+	return nil, &ParseError{Msg: errEmptyCompatible}
 }
 
 func matchType(k tokKind) (labels.MatchType, bool) {
@@ -247,7 +251,7 @@ func (p *parser) parseStage() (Stage, *ParseError) {
 			return nil, err
 		}
 		if err := checkRegexpParser(s.str); err != nil {
-			return nil, p.errAt(s.pos, "invalid regexp parser: %s", err.Error())
+			return nil, noPos("invalid regexp parser: %s", err.Error())
 		}
 		return &RegexpParser{Regex: s.str}, nil
 	case tPattern:
@@ -273,7 +277,7 @@ func (p *parser) parseStage() (Stage, *ParseError) {
 			return nil, err
 		}
 		if err := CheckTemplate(s.str); err != nil {
-			return nil, p.errAt(s.pos, "invalid line template: %s", err.Error())
+			return nil, noPos("stage '%s' : invalid line template: %s", (&LineFormat{Template: s.str}).String(), err.Error())
 		}
 		return &LineFormat{Template: s.str}, nil
 	case tLabelFmt:

@@ -200,7 +200,7 @@ func (p *parser) parseRangeAggregation() (Expr, *ParseError) {
 	}
 	if paramTok != nil {
 		if e.Op != OpRangeQuantile {
-			return nil, p.errAt(paramTok.pos, "parameter %s not supported for operation %s", paramTok.text, e.Op)
+			return nil, noPos("parameter %s not supported for operation %s", paramTok.text, e.Op)
 		}
 		v, perr := strconv.ParseFloat(paramTok.text, 64)
 		if perr != nil {
@@ -208,10 +208,10 @@ func (p *parser) parseRangeAggregation() (Expr, *ParseError) {
 		}
 		e.Param = &v
 	} else if e.Op == OpRangeQuantile {
-		return nil, p.errAt(opTok.pos, "parameter required for operation %s", e.Op)
+		return nil, noPos("parameter required for operation %s", e.Op)
 	}
 	if msg := checkRangeAggregation(e); msg != "" {
-		return nil, p.errAt(opTok.pos, "%s", msg)
+		return nil, noPos("%s", msg)
 	}
 	return e, nil
 }

@@ -117,6 +117,19 @@ func TestFuncYAML(t *testing.T) {
 			if target != fn {
 				t.Errorf("KMLOG_TARGET %q, want %q", target, fn)
 			}
+			if fn == "frontend" {
+				// It verifies tokens (auth is on in kmlog-config): without
+				// a key source from kmlog-auth it would refuse to start.
+				keys := 0
+				for _, e := range y.Run.Envs {
+					if (e.Name == "KMLOG_AUTH_JWKS_URL" || e.Name == "KMLOG_AUTH_HS256_SECRET") && strings.Contains(e.Value, "secret:kmlog-auth:") {
+						keys++
+					}
+				}
+				if keys != 2 {
+					t.Error("frontend func.yaml does not take KMLOG_AUTH_JWKS_URL and KMLOG_AUTH_HS256_SECRET from the kmlog-auth Secret")
+				}
+			}
 			for _, v := range y.Run.Volumes {
 				if v.ConfigMap != "" && !exists("ConfigMap", v.ConfigMap) || v.Secret != "" && !exists("Secret", v.Secret) {
 					t.Errorf("volume %+v refers to an undefined object", v)

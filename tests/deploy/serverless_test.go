@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"debug/buildinfo"
 	"debug/elf"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -336,5 +337,117 @@ func TestLambdaConfig(t *testing.T) {
 				t.Errorf("infra/lambda/kmlog.yaml expands ${%s}, which function %s does not set", name, fname)
 			}
 		}
+	}
+}
+
+// TestServerlessAuth: on Lambda the frontend is public (an HTTP API), so
+// it must verify tokens itself; the querier trusts the tenant in its
+// requests, so only IAM-signed calls may reach it.
+func TestServerlessAuth(t *testing.T) {
+	s := readServerless(t)
+	raw, err := os.ReadFile(filepath.Join(root, "infra/lambda/kmlog.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Gateway struct {
+			Auth struct {
+				Enabled     bool   `yaml:"enabled"`
+				JWKSURL     string `yaml:"jwks_url"`
+				HS256Secret string `yaml:"hs256_secret"`
+			} `yaml:"auth"`
+		} `yaml:"gateway"`
+	}
+	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Gateway.Auth
+	if !a.Enabled {
+		t.Error("infra/lambda/kmlog.yaml: gateway.auth.enabled is not true: the frontend would trust X-Scope-OrgID")
+	}
+	for v, param := range map[string]string{a.JWKSURL: "KMLOG_AUTH_JWKS_URL", a.HS256Secret: "KMLOG_AUTH_HS256_SECRET"} {
+		if !strings.Contains(v, "${"+param) {
+			t.Errorf("infra/lambda/kmlog.yaml: auth key source %q does not come from $%s", v, param)
+		}
+		if s.Provider.Environment[param] == nil {
+			t.Errorf("provider.environment does not set %s", param)
+		}
+	}
+	fe := s.Functions["frontend"]
+	if len(fe.Events) == 0 {
+		t.Error("frontend has no HTTP API route")
+	}
+	if fe.URL != nil {
+		t.Error("frontend has a function URL: the HTTP API is its only door")
+	}
+	q := s.Functions["querier"]
+	if len(q.Events) != 0 {
+		t.Errorf("querier has events %v: it must be reachable only through its IAM function URL", q.Events)
+	}
+	for name, fn := range s.Functions {
+		if name == "querier" {
+			continue
+		}
+		if u, ok := fn.URL.(map[string]any); ok && u["authorizer"] != "aws_iam" {
+			t.Errorf("%s: function URL without aws_iam", name)
+		}
+	}
+	// Only the querier may be invoked through a URL, and only with IAM.
+	for _, st := range s.Provider.IAM.Role.Statements {
+		if !slices.Contains(st.Action, "lambda:InvokeFunctionUrl") {
+			continue
+		}
+		res, _ := st.Resource.(string)
+		if !strings.HasSuffix(res, ":function:${self:service}-${sls:stage}-querier") {
+			t.Errorf("lambda:InvokeFunctionUrl on %v, want the querier only", st.Resource)
+		}
+	}
+	// S3 access names the bucket, never "*".
+	for _, st := range s.Provider.IAM.Role.Statements {
+		if res, _ := st.Resource.(string); res == "*" || res == "arn:aws:s3:::*" {
+			t.Errorf("statement %v grants on every resource", st.Action)
+		}
+	}
+}
+
+// TestServerlessBucket: the optional bucket is private, encrypted, TLS
+// only and kept when the stack goes; the functions' S3 access names it.
+func TestServerlessBucket(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(root, "serverless.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources struct {
+			Resources map[string]struct {
+				Type           string         `yaml:"Type"`
+				Condition      string         `yaml:"Condition"`
+				DeletionPolicy string         `yaml:"DeletionPolicy"`
+				Properties     map[string]any `yaml:"Properties"`
+			} `yaml:"Resources"`
+		} `yaml:"resources"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	b, ok := doc.Resources.Resources["KmlogBucket"]
+	if !ok || b.Type != "AWS::S3::Bucket" {
+		t.Fatal("no KmlogBucket AWS::S3::Bucket resource")
+	}
+	if b.DeletionPolicy != "Retain" || b.Condition == "" {
+		t.Errorf("bucket: DeletionPolicy %q Condition %q, want Retain and a condition", b.DeletionPolicy, b.Condition)
+	}
+	pab, _ := b.Properties["PublicAccessBlockConfiguration"].(map[string]any)
+	for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+		if pab[k] != true {
+			t.Errorf("bucket: PublicAccessBlockConfiguration.%s is not true", k)
+		}
+	}
+	if b.Properties["BucketEncryption"] == nil || b.Properties["BucketName"] != "${param:bucket}" {
+		t.Error("bucket: no encryption, or not the bucket the functions use")
+	}
+	pol, ok := doc.Resources.Resources["KmlogBucketPolicy"]
+	if !ok || !strings.Contains(fmt.Sprint(pol.Properties), "aws:SecureTransport") {
+		t.Error("no bucket policy denying requests without TLS")
 	}
 }

@@ -35,6 +35,8 @@ type AgentProc struct {
 	cfgPath string
 	logPath string
 	Env     []string
+	// Args are added to the command line.
+	Args []string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -97,7 +99,7 @@ func (a *AgentProc) Start() {
 		a.t.Fatal(err)
 	}
 	fmt.Fprintf(logf, "=== start at %s\n", time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(kmlogBin, "agent", "-config.file", a.cfgPath)
+	cmd := exec.Command(kmlogBin, append([]string{"agent", "-config.file", a.cfgPath}, a.Args...)...)
 	cmd.Env = append(os.Environ(), append([]string{"HOSTNAME=node-e2e"}, a.Env...)...)
 	cmd.Dir = a.Dir
 	cmd.Stdout, cmd.Stderr = logf, logf

@@ -115,6 +115,7 @@ func (q qcase) params() (string, url.Values, engine.Params) {
 	}
 	if q.Step > 0 {
 		v.Set("step", strconv.FormatFloat(q.Step.Seconds(), 'f', -1, 64))
+		p = engine.AlignStep(p) // kmlog aligns metric range queries as Loki does
 	}
 	return "/loki/api/v1/query_range", v, p
 }
