@@ -44,7 +44,8 @@
 // which is 64 x 2 MiB + 8 MiB, about 140 MiB, with the defaults and
 // flush inputs (outputs are written to a temporary file, not held). A day
 // with more live files than MaxFanIn is merged in rounds, each committing
-// a generation.
+// a generation: rounds of MaxFanIn flushes that keep the earlier rounds'
+// outputs, then one round over those outputs.
 //
 // # Encoding of compacted files
 //
