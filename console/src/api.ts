@@ -17,6 +17,17 @@ export function setToken(tok: string): void {
   else sessionStorage.setItem(tokenKey, tok.trim())
 }
 
+// tailProtocols carries the token on a WebSocket, where a browser cannot
+// set Authorization: the gateway takes it from the second subprotocol,
+// verifies it like the header, and answers with the first.
+export function tailProtocols(tok: string): string[] {
+  if (tok === '') return []
+  let bin = ''
+  for (const b of new TextEncoder().encode(tok)) bin += String.fromCharCode(b)
+  const b64url = btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+  return ['kmlog.bearer', 'kmlog.bearer.' + b64url]
+}
+
 export class ApiError extends Error {
   status: number
   constructor(status: number, message: string) {

@@ -44,14 +44,15 @@
 // which is 64 x 2 MiB + 8 MiB, about 140 MiB, with the defaults and
 // flush inputs (outputs are written to a temporary file, not held). A day
 // with more live files than MaxFanIn is merged in rounds, each committing
-// a generation.
+// a generation: rounds of MaxFanIn flushes that keep the earlier rounds'
+// outputs, then one round over those outputs.
 //
 // # Encoding of compacted files
 //
-// Outputs use zstd level 3 ("better") and 4 MiB row groups, with 1 MiB
-// pages and 64 KiB block page cuts (Config.DataFile): written once and
-// read many times, they trade write speed for bytes. BenchmarkEncoding
-// measures the choices.
+// Outputs use zstd level 3 ("better"), 4 MiB row groups, 1 MiB pages
+// and 256 KiB block page cuts (Config.DataFile): written once and read
+// many times, they trade write speed for bytes. BenchmarkEncoding
+// measures the choices (see DefaultConfig).
 //
 // # Retention and deletes
 //

@@ -229,7 +229,6 @@ var queries = []string{
 	`{app="trading-service"}`,
 	`{namespace="prod"} |= "error"`,
 	`sum by (namespace) (count_over_time({namespace=~".+"}[1h]))`,
-	`sum(bytes_over_time({namespace=~".+"}[30m]))`,
 	`topk(3, sum by (app) (rate({namespace=~".+"} |= "a" [5m])))`,
 }
 

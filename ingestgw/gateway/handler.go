@@ -153,6 +153,9 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if !g.webSocketAuth(sw, r) {
+		return
+	}
 	if !g.setTenant(sw, r, route != routePush && g.routes.ForwardCredentials, route == routeQuery) {
 		return
 	}
@@ -199,15 +202,7 @@ func (g *gateway) setTenant(w http.ResponseWriter, r *http.Request, keepAuth, mu
 	// Whatever the outcome, the client's own tenant header never passes.
 	delete(r.Header, orgIDKey)
 	if err != nil {
-		status, reason, text := classifyAuthError(err)
-		g.authFailures.WithLabelValues(reason).Inc()
-		g.logger.LogAttrs(r.Context(), slog.LevelDebug, "authentication failed",
-			slog.String("reason", reason), slog.String("path", r.URL.Path),
-			slog.String("remote_addr", r.RemoteAddr), slog.Any("err", err))
-		if status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", wwwAuthenticate(err, text))
-		}
-		plainError(w, status, text)
+		g.reject(w, r, err)
 		return false
 	}
 	if !keepAuth {
@@ -215,6 +210,20 @@ func (g *gateway) setTenant(w http.ResponseWriter, r *http.Request, keepAuth, mu
 	}
 	r.Header[orgIDKey] = []string{string(id)}
 	return true
+}
+
+// reject answers a request whose authentication failed with err.
+func (g *gateway) reject(w http.ResponseWriter, r *http.Request, err error) {
+	status, reason, text := classifyAuthError(err)
+	w.Header().Del(secWebSocketProtocol) // no handshake, no protocol
+	g.authFailures.WithLabelValues(reason).Inc()
+	g.logger.LogAttrs(r.Context(), slog.LevelDebug, "authentication failed",
+		slog.String("reason", reason), slog.String("path", r.URL.Path),
+		slog.String("remote_addr", r.RemoteAddr), slog.Any("err", err))
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", wwwAuthenticate(err, text))
+	}
+	plainError(w, status, text)
 }
 
 // classifyAuthError maps an Authenticator error to a status, a metric

@@ -2,6 +2,7 @@ package ingester
 
 import (
 	"errors"
+	"path/filepath"
 	"time"
 
 	"github.com/kubemate/kmlog/format/datafile"
@@ -27,6 +28,16 @@ type Config struct {
 	// RetryMin and RetryMax bound the backoff between failed uploads.
 	RetryMin time.Duration `yaml:"retry_min"`
 	RetryMax time.Duration `yaml:"retry_max"`
+	// UploadTimeout bounds one upload attempt of one head, so that a hung
+	// connection does not hold an upload slot.
+	UploadTimeout time.Duration `yaml:"upload_timeout"`
+	// StopTimeout bounds the flush on shutdown; what it cannot upload
+	// stays in the WAL and is replayed on the next start.
+	StopTimeout time.Duration `yaml:"stop_timeout"`
+	// QuarantineDir keeps the heads whose upload failed permanently (for
+	// example an object key the bucket refuses), one file per head, until
+	// a later start uploads them. Empty means <wal.dir>/quarantine.
+	QuarantineDir string `yaml:"quarantine_dir"`
 	// ReplicationFactor and the ring size turn the tenant's global stream
 	// limit into this ingester's share of it.
 	ReplicationFactor int `yaml:"replication_factor"`
@@ -49,11 +60,21 @@ func DefaultConfig() Config {
 		FlushConcurrency:  2,
 		RetryMin:          500 * time.Millisecond,
 		RetryMax:          30 * time.Second,
+		UploadTimeout:     5 * time.Minute,
+		StopTimeout:       time.Minute,
 		ReplicationFactor: 3,
 		DataFile:          datafile.DefaultConfig(),
 		Index:             index.DefaultConfig(),
 		WAL:               wal.DefaultConfig(),
 	}
+}
+
+// quarantineDir is where permanently failed heads are kept.
+func (c Config) quarantineDir() string {
+	if c.QuarantineDir != "" {
+		return c.QuarantineDir
+	}
+	return filepath.Join(c.WAL.Dir, "quarantine")
 }
 
 // Validate names the first bad field.
@@ -73,6 +94,10 @@ func (c Config) Validate() error {
 		return errors.New("flush_concurrency: must be at least 1")
 	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
 		return errors.New("retry_min, retry_max: want 0 < retry_min <= retry_max")
+	case c.UploadTimeout <= 0:
+		return errors.New("upload_timeout: must be positive")
+	case c.StopTimeout <= 0:
+		return errors.New("stop_timeout: must be positive")
 	case c.ReplicationFactor < 1:
 		return errors.New("replication_factor: must be at least 1")
 	}

@@ -10,11 +10,21 @@
 // fsync policy (ingestgw/internal/wal). A head is flushed when it reaches
 // Config.FlushSize raw bytes or Config.FlushAge, on Flush, and on shutdown.
 // The WAL segments that hold a head's entries are deleted only after the
-// data file and index of every head with entries in them are uploaded; an
-// upload that fails is retried with backoff, and the head stays in memory
-// and queryable meanwhile. On start the WAL is replayed into heads before
-// the ingester reports ready. So an acknowledged entry is lost only if the
-// WAL's disk is lost before the entry's data file reached the bucket.
+// data file and index of every head with entries in them are uploaded.
+//
+// An upload that fails transiently (network, 5xx, timeout, bucket down) is
+// retried with backoff; the head stays in memory and queryable meanwhile,
+// and while it waits for its retry the upload slots serve other heads, so
+// one tenant's failures never delay another's uploads. An upload that
+// fails permanently (the bucket refuses the key, the head cannot be
+// encoded) is not retried: the head is written to the quarantine directory
+// (Config.QuarantineDir), dropped from memory and from the WAL's reckoning,
+// counted in kmlog_ingester_quarantined_heads_total and logged at error
+// level; the next start loads it and tries again. Stop uploads for at most
+// Config.StopTimeout and leaves the rest in the WAL. On start the WAL is
+// replayed into heads before the ingester reports ready. So an
+// acknowledged entry is lost only if the WAL's disk is lost before the
+// entry's data file reached the bucket.
 //
 // # Order and duplicates
 //

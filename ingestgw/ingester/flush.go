@@ -5,14 +5,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/kubemate/kmlog/format/bucket"
 	"github.com/kubemate/kmlog/format/datafile"
 	"github.com/kubemate/kmlog/format/index"
 	"github.com/kubemate/kmlog/format/objkey"
+	"github.com/kubemate/kmlog/format/tenant"
 )
 
 // Start replays the WAL into heads, then marks the ingester ready and runs
@@ -63,19 +68,23 @@ func (ing *Ingester) Start(ctx context.Context) error {
 	}
 	ing.mu.Lock()
 	ing.curSeg = seg
+	ing.mu.Unlock()
+	quarantined, err := ing.loadQuarantine()
+	if err != nil {
+		return err
+	}
+	ing.mu.Lock()
 	ing.ready = true
 	held := ing.memBytes
 	ing.mu.Unlock()
-	ing.logger.Info("WAL replayed", "records", records, "bad_records", bad, "bytes_held", held, "duration", time.Since(start))
+	ing.logger.Info("WAL replayed", "records", records, "bad_records", bad, "quarantined_heads", quarantined, "bytes_held", held, "duration", time.Since(start))
 
-	var wg sync.WaitGroup
+	lctx, cancel := context.WithCancel(ctx)
+	ing.stopRun = cancel
 	for range ing.cfg.FlushConcurrency {
-		wg.Go(func() { ing.uploadLoop(ctx) })
+		ing.loops.Go(func() { ing.uploadLoop(lctx, false) })
 	}
-	go func() {
-		ing.flushLoop(ctx)
-		wg.Wait()
-	}()
+	ing.loops.Go(func() { ing.flushLoop(lctx) })
 	return nil
 }
 
@@ -151,12 +160,42 @@ func (ing *Ingester) sealDue(force bool) []*head {
 	}
 	if len(sealed) > 0 {
 		ing.mu.Lock()
+		for _, h := range sealed {
+			ing.uploads[h] = newUpload(ing.cfg.RetryMin)
+		}
 		ing.queue = append(ing.queue, sealed...)
 		ing.mu.Unlock()
 		ing.signalQueued()
 	}
 	return sealed
 }
+
+// upload is the state of one sealed head until it is uploaded or
+// quarantined. Guarded by Ingester.mu.
+type upload struct {
+	state    HeadState
+	attempts int
+	backoff  time.Duration
+	retryAt  time.Time // wall clock; no attempt before it
+	err      error     // the last failure
+	key      string    // the data file, once uploaded
+	file     string    // the quarantine file the head was loaded from
+	done     chan struct{}
+}
+
+func newUpload(backoff time.Duration) *upload {
+	return &upload{state: HeadPending, backoff: backoff, done: make(chan struct{})}
+}
+
+// HeadState is where a sealed head is.
+type HeadState string
+
+// States of a sealed head.
+const (
+	HeadPending     HeadState = "pending"     // waiting for an upload, or retrying one after a transient error
+	HeadUploaded    HeadState = "uploaded"    // its data file and index are in the bucket
+	HeadQuarantined HeadState = "quarantined" // failed permanently; kept in the quarantine directory
+)
 
 // signalQueued wakes one upload loop.
 func (ing *Ingester) signalQueued() {
@@ -166,114 +205,214 @@ func (ing *Ingester) signalQueued() {
 	}
 }
 
-// dequeue takes the next sealed head to upload, or nil.
-func (ing *Ingester) dequeue() *head {
-	ing.mu.Lock()
-	defer ing.mu.Unlock()
-	if len(ing.queue) == 0 {
-		return nil
+// next takes the next sealed head due for an upload attempt, waiting for
+// one until ctx ends (nil). A head backing off after a transient error is
+// skipped until its retry time, so it never holds up the heads behind it.
+// With drain, next returns nil once no head is left to upload at all.
+func (ing *Ingester) next(ctx context.Context, drain bool) *head {
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		ing.mu.Lock()
+		now := time.Now()
+		wait := time.Duration(-1)
+		for i, h := range ing.queue {
+			u := ing.uploads[h]
+			if d := u.retryAt.Sub(now); d > 0 {
+				if wait < 0 || d < wait {
+					wait = d
+				}
+				continue
+			}
+			ing.queue = slices.Delete(ing.queue, i, i+1)
+			ing.busy++
+			more := len(ing.queue) > 0
+			ing.mu.Unlock()
+			if more {
+				ing.signalQueued() // wake another loop for the rest
+			}
+			return h
+		}
+		idle := len(ing.queue) == 0 && ing.busy == 0
+		ing.mu.Unlock()
+		if drain && idle {
+			return nil
+		}
+		if wait < 0 && drain {
+			wait = 20 * time.Millisecond // another loop's upload may fail and come back
+		}
+		var timer *time.Timer
+		var fire <-chan time.Time
+		if wait >= 0 {
+			timer = time.NewTimer(wait)
+			fire = timer.C
+		}
+		select {
+		case <-ctx.Done():
+		case <-ing.queued:
+		case <-fire:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
 	}
-	h := ing.queue[0]
-	ing.queue[0] = nil
-	ing.queue = ing.queue[1:]
-	if len(ing.queue) > 0 {
-		ing.signalQueued() // wake another loop for the rest
-	}
-	return h
 }
 
-// requeue gives back a head whose upload was abandoned.
-func (ing *Ingester) requeue(h *head) {
+// uploadLoop uploads sealed heads until ctx ends (or, with drain, until
+// none is left).
+func (ing *Ingester) uploadLoop(ctx context.Context, drain bool) {
+	for {
+		h := ing.next(ctx, drain)
+		if h == nil {
+			return
+		}
+		ing.attempt(ctx, h)
+	}
+}
+
+// attempt makes one upload attempt of h and files the head by its outcome:
+// uploaded; back in the queue with backoff after a transient error;
+// quarantined after a permanent one; or back in the queue untouched when
+// ctx ended (shutting down).
+func (ing *Ingester) attempt(ctx context.Context, h *head) {
+	actx, cancel := context.WithTimeout(ctx, ing.cfg.UploadTimeout)
+	key, err := ing.upload(actx, h)
+	cancel()
 	ing.mu.Lock()
-	ing.queue = append([]*head{h}, ing.queue...)
+	ing.busy--
+	u := ing.uploads[h]
+	ing.mu.Unlock()
+	switch {
+	case err == nil:
+		ing.finishFlush(h, key)
+		return
+	case ctx.Err() != nil:
+		ing.requeue(h, u, false)
+		return
+	case permanent(err):
+		ing.m.uploadErrs.Inc()
+		if qerr := ing.quarantine(h, u, err); qerr == nil {
+			return
+		} else {
+			err = fmt.Errorf("%w; and could not quarantine the head: %v", err, qerr)
+		}
+	default:
+		ing.m.uploadErrs.Inc()
+	}
+	ing.mu.Lock()
+	u.attempts++
+	u.err = err
+	wait := u.backoff + time.Duration(rand.Int64N(int64(u.backoff)/2+1))
+	u.retryAt = time.Now().Add(wait)
+	u.backoff = min(2*u.backoff, ing.cfg.RetryMax)
+	attempts := u.attempts
+	ing.mu.Unlock()
+	ing.logger.Warn("upload head; will retry", "tenant", h.tenant, "day", h.day, "attempt", attempts, "retry_in", wait, "err", err)
+	ing.requeue(h, u, true)
+}
+
+// requeue puts h back: at the end of the queue after a failure, at the
+// front when an attempt was abandoned.
+func (ing *Ingester) requeue(h *head, u *upload, failed bool) {
+	ing.mu.Lock()
+	if failed {
+		ing.queue = append(ing.queue, h)
+	} else {
+		ing.queue = append([]*head{h}, ing.queue...)
+	}
 	ing.mu.Unlock()
 	ing.signalQueued()
 }
 
-// uploadLoop uploads sealed heads, retrying each until it succeeds or ctx
-// ends.
-func (ing *Ingester) uploadLoop(ctx context.Context) {
-	for {
-		h := ing.dequeue()
-		if h == nil {
-			select {
-			case <-ctx.Done():
-				return
-			case <-ing.queued:
-			}
-			continue
-		}
-		if err := ing.uploadWithRetry(ctx, h); err != nil {
-			// Shutting down: leave the head for Stop to upload.
-			ing.requeue(h)
-			return
-		}
-	}
+// buildError is a failure to encode a head's data file or index: the same
+// head fails the same way every time.
+type buildError struct{ err error }
+
+func (e *buildError) Error() string { return e.err.Error() }
+func (e *buildError) Unwrap() error { return e.err }
+
+// permanent reports whether an upload error will repeat on every retry of
+// the same head: the bucket refuses the key, or the head cannot be encoded.
+// Everything else (network, 5xx, timeouts, a bucket that is down or
+// denies access until someone fixes it) is transient.
+func permanent(err error) bool {
+	_, build := errors.AsType[*buildError](err)
+	return build || errors.Is(err, bucket.ErrInvalidKey) || errors.Is(err, bucket.ErrKeyConflict)
 }
 
-func (ing *Ingester) uploadWithRetry(ctx context.Context, h *head) error {
-	backoff := ing.cfg.RetryMin
-	for attempt := 1; ; attempt++ {
-		err := ing.upload(ctx, h)
-		if err == nil {
-			ing.finishFlush(h)
-			return nil
-		}
-		ing.m.uploadErrs.Inc()
-		ing.logger.Warn("upload head; will retry", "tenant", h.tenant, "day", h.day, "attempt", attempt, "retry_in", backoff, "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("upload %s/%s: %w", h.tenant, h.day, context.Cause(ctx))
-		case <-time.After(backoff + time.Duration(rand.Int64N(int64(backoff)/2+1))):
-		}
-		backoff = min(2*backoff, ing.cfg.RetryMax)
-	}
-}
-
-// upload writes h as one data file and its index. The index goes last: a
-// querier that sees an index finds its data file complete.
-func (ing *Ingester) upload(ctx context.Context, h *head) error {
+// upload writes h as one data file and its index and returns the data
+// file's key. The index goes last: a querier that sees an index finds its
+// data file complete.
+func (ing *Ingester) upload(ctx context.Context, h *head) (string, error) {
 	start := time.Now()
 	var buf bytes.Buffer
 	w := datafile.NewWriter(&buf, ing.cfg.DataFile)
 	for _, s := range h.sortedStreams() {
 		for _, e := range s.entries {
 			if err := w.Append(s.labels, e.ts, e.line, e.md); err != nil {
-				return fmt.Errorf("write data file: %w", err)
+				return "", &buildError{fmt.Errorf("write data file: %w", err)}
 			}
 		}
 	}
 	sum, err := w.Close()
 	if err != nil {
-		return fmt.Errorf("write data file: %w", err)
+		return "", &buildError{fmt.Errorf("write data file: %w", err)}
 	}
 	id, err := objkey.NewULID(time.Now(), nil)
 	if err != nil {
-		return err
+		return "", err
 	}
 	idx := index.Build(sum, ing.cfg.Index).Encode()
 	dataKey := objkey.Data(h.tenant, h.day, id)
 	if err := ing.bkt.Put(ctx, dataKey, bytes.NewReader(buf.Bytes()), int64(buf.Len())); err != nil {
-		return fmt.Errorf("upload %s: %w", dataKey, err)
+		return "", fmt.Errorf("upload %s: %w", dataKey, err)
 	}
 	idxKey := objkey.Index(h.tenant, h.day, id)
 	if err := ing.bkt.Put(ctx, idxKey, bytes.NewReader(idx), int64(len(idx))); err != nil {
 		// The data file without an index is invisible; the compactor's
 		// rebuild finds it, and the retry writes a new pair.
-		return fmt.Errorf("upload %s: %w", idxKey, err)
+		return "", fmt.Errorf("upload %s: %w", idxKey, err)
 	}
 	ing.m.flushBytes.Add(float64(buf.Len() + len(idx)))
 	ing.m.flushDur.Observe(time.Since(start).Seconds())
 	ing.logger.Info("flushed head", "tenant", h.tenant, "day", h.day, "streams", len(h.streams), "raw_bytes", h.bytes, "file_bytes", buf.Len(), "key", dataKey, "duration", time.Since(start))
-	return nil
+	return dataKey, nil
 }
 
 // finishFlush drops an uploaded head and the WAL segments no head needs.
-func (ing *Ingester) finishFlush(h *head) {
+func (ing *Ingester) finishFlush(h *head, key string) {
 	ing.mu.Lock()
+	u := ing.uploads[h]
+	ing.release(h)
+	u.state, u.key, u.err = HeadUploaded, key, nil
+	close(u.done)
+	ing.mu.Unlock()
+	if u.file != "" {
+		if err := os.Remove(u.file); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			ing.logger.Error("remove quarantine file of an uploaded head", "file", u.file, "err", err)
+		} else {
+			ing.m.quarantineNow.Dec()
+		}
+	}
+	ing.trimWAL()
+}
+
+// release forgets a sealed head: its memory, and the pin it holds on the
+// WAL. Called with mu.
+func (ing *Ingester) release(h *head) {
 	ing.flushing = slices.DeleteFunc(ing.flushing, func(x *head) bool { return x == h })
+	delete(ing.uploads, h)
 	ing.memBytes -= h.memBytes()
 	ing.m.memory.Set(float64(ing.memBytes))
+}
+
+// trimWAL removes the WAL segments no head needs any more.
+func (ing *Ingester) trimWAL() {
+	ing.mu.Lock()
 	keep := ing.curSeg
 	for _, x := range ing.heads {
 		keep = min(keep, x.firstSeg)
@@ -290,32 +429,98 @@ func (ing *Ingester) finishFlush(h *head) {
 	}
 }
 
-// Flush seals every head and waits until all of them are uploaded or ctx
-// ends. It serves the /flush endpoint and shutdown.
-func (ing *Ingester) Flush(ctx context.Context) error {
-	ing.sealDue(true)
-	for {
-		ing.mu.Lock()
-		n := len(ing.flushing)
-		ing.mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("flush: %d heads not uploaded: %w", n, context.Cause(ctx))
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+// HeadFlush is the outcome of one head in a Flush.
+type HeadFlush struct {
+	Tenant   tenant.ID  `json:"tenant"`
+	Day      objkey.Day `json:"-"`
+	DayText  string     `json:"day"`
+	Entries  int        `json:"entries"`
+	Bytes    int64      `json:"bytes"`
+	State    HeadState  `json:"state"`
+	Attempts int        `json:"failed_attempts,omitempty"`
+	Key      string     `json:"key,omitempty"`
+	Err      string     `json:"error,omitempty"`
 }
 
-// Stop flushes everything it can within ctx. What it cannot upload stays
-// in the WAL and is replayed on the next start. It uploads by itself, so
-// it works after the context given to Start has ended.
+// FlushHeads seals every head and waits until each sealed head is uploaded
+// or quarantined, or ctx ends; it reports every head it waited for. One
+// head's failures never hold up another's upload.
+func (ing *Ingester) FlushHeads(ctx context.Context) []HeadFlush {
+	ing.sealDue(true)
+	type waited struct {
+		h *head
+		u *upload
+	}
+	ing.mu.Lock()
+	var ws []waited
+	for _, h := range ing.flushing {
+		if u := ing.uploads[h]; u != nil {
+			ws = append(ws, waited{h, u})
+		}
+	}
+	ing.mu.Unlock()
+	for _, w := range ws {
+		select {
+		case <-w.u.done:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	out := make([]HeadFlush, 0, len(ws))
+	ing.mu.Lock()
+	defer ing.mu.Unlock()
+	for _, w := range ws {
+		hf := HeadFlush{Tenant: w.h.tenant, Day: w.h.day, DayText: w.h.day.String(), Bytes: w.h.bytes,
+			State: w.u.state, Attempts: w.u.attempts, Key: w.u.key}
+		for _, s := range w.h.streams {
+			hf.Entries += len(s.entries)
+		}
+		if w.u.err != nil {
+			hf.Err = w.u.err.Error()
+		}
+		if hf.State == HeadPending && hf.Err == "" {
+			hf.Err = fmt.Sprintf("not uploaded yet: %v", context.Cause(ctx))
+		}
+		out = append(out, hf)
+	}
+	return out
+}
+
+// Flush is FlushHeads that returns an error naming each head not uploaded.
+func (ing *Ingester) Flush(ctx context.Context) error {
+	return flushError(ing.FlushHeads(ctx))
+}
+
+func flushError(heads []HeadFlush) error {
+	var bad []string
+	for _, h := range heads {
+		if h.State != HeadUploaded {
+			bad = append(bad, fmt.Sprintf("%s/%s (%d entries): %s: %s", h.Tenant, h.DayText, h.Entries, h.State, h.Err))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("flush: %d of %d heads not uploaded: %s", len(bad), len(heads), strings.Join(bad, "; "))
+}
+
+// Stop flushes everything it can within ctx and Config.StopTimeout, then
+// closes the WAL. What it cannot upload stays in the WAL (or the
+// quarantine directory) and is loaded on the next start. It stops the
+// loops Start began and uploads by itself, so it works after the context
+// given to Start has ended.
 func (ing *Ingester) Stop(ctx context.Context) error {
 	ing.mu.Lock()
 	ing.ready = false
 	ing.mu.Unlock()
+	if ing.stopRun != nil {
+		ing.stopRun()
+	}
+	ing.loops.Wait()
+	ctx, cancel := context.WithTimeout(ctx, ing.cfg.StopTimeout)
+	defer cancel()
 	err := ing.drain(ctx)
 	if ing.closeWAL != nil {
 		err = errors.Join(err, ing.closeWAL())
@@ -323,31 +528,24 @@ func (ing *Ingester) Stop(ctx context.Context) error {
 	return err
 }
 
-// drain seals every head and uploads until none is left: heads an upload
-// loop gave back, and heads of pushes that were admitted before Stop.
+// drain seals every head and uploads until none is left, or ctx ends. It
+// seals again after each round for heads of pushes admitted before Stop.
 func (ing *Ingester) drain(ctx context.Context) error {
 	for {
 		ing.sealDue(true)
-		for h := ing.dequeue(); h != nil; h = ing.dequeue() {
-			if err := ing.uploadWithRetry(ctx, h); err != nil {
-				ing.requeue(h)
-				return fmt.Errorf("stop: %w (the rest stays in the WAL)", err)
-			}
+		var wg sync.WaitGroup
+		for range ing.cfg.FlushConcurrency {
+			wg.Go(func() { ing.uploadLoop(ctx, true) })
 		}
+		wg.Wait()
 		ing.mu.Lock()
-		n, queued := len(ing.flushing), len(ing.queue)
+		pending, live := len(ing.uploads), len(ing.heads)
 		ing.mu.Unlock()
-		if n == 0 {
+		switch {
+		case pending > 0:
+			return fmt.Errorf("stop: %d heads not uploaded: %w (they stay in the WAL)", pending, context.Cause(ctx))
+		case live == 0:
 			return nil
-		}
-		if queued > 0 {
-			continue // an upload loop gave a head back
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("stop: %d heads not uploaded: %w (they stay in the WAL)", n, context.Cause(ctx))
-		case <-ing.queued:
-		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

@@ -90,11 +90,25 @@ func (ing *Ingester) Handler(maxBody int64) http.Handler {
 	mux.HandleFunc("POST "+FlushPath, func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
 		defer cancel()
-		if err := ing.Flush(ctx); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		heads := ing.FlushHeads(ctx)
+		if flushError(heads) == nil {
+			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		w.WriteHeader(http.StatusNoContent)
+		// One line per head, so an operator sees which tenant's head is
+		// stuck and why, and that the others went through.
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		for _, h := range heads {
+			fmt.Fprintf(w, "tenant=%q day=%s entries=%d bytes=%d state=%s", h.Tenant, h.DayText, h.Entries, h.Bytes, h.State)
+			if h.Key != "" {
+				fmt.Fprintf(w, " key=%s", h.Key)
+			}
+			if h.Err != "" {
+				fmt.Fprintf(w, " failed_attempts=%d error=%q", h.Attempts, h.Err)
+			}
+			fmt.Fprintln(w)
+		}
 	})
 	return mux
 }

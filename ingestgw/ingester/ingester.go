@@ -70,6 +70,10 @@ type Ingester struct {
 	queue    []*head       // sealed heads waiting for an upload loop (or Stop)
 	queued   chan struct{} // signalled when queue gains a head
 	kick     chan struct{}
+	uploads  map[*head]*upload // every sealed head not yet uploaded or quarantined
+	busy     int               // uploads in progress
+	stopRun  context.CancelFunc
+	loops    sync.WaitGroup // Start's flush and upload loops
 
 	m metrics
 }
@@ -100,6 +104,8 @@ type metrics struct {
 	flushBytes    prometheus.Counter
 	flushDur      prometheus.Histogram
 	uploadErrs    prometheus.Counter
+	quarantined   prometheus.Counter
+	quarantineNow prometheus.Gauge
 }
 
 // New returns an ingester; Start replays its WAL and starts flushing.
@@ -120,6 +126,7 @@ func New(cfg Config, bkt bucket.Bucket, wal WAL, lim *limits.Overrides, ringSize
 		tenants:  map[tenant.ID]*tenantState{},
 		heads:    map[headKey]*head{},
 		inflight: map[int]int{},
+		uploads:  map[*head]*upload{},
 		queued:   make(chan struct{}, 1),
 		kick:     make(chan struct{}, 1),
 		m: metrics{
@@ -131,7 +138,9 @@ func New(cfg Config, bkt bucket.Bucket, wal WAL, lim *limits.Overrides, ringSize
 			flushes:       f.NewCounterVec(prometheus.CounterOpts{Name: "kmlog_ingester_flushes_total", Help: "Heads flushed, by reason."}, []string{"reason"}),
 			flushBytes:    f.NewCounter(prometheus.CounterOpts{Name: "kmlog_ingester_flushed_bytes_total", Help: "Bytes of data files uploaded."}),
 			flushDur:      f.NewHistogram(prometheus.HistogramOpts{Name: "kmlog_ingester_flush_duration_seconds", Help: "Time to write and upload one head.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
-			uploadErrs:    f.NewCounter(prometheus.CounterOpts{Name: "kmlog_ingester_upload_failures_total", Help: "Failed uploads (retried)."}),
+			uploadErrs:    f.NewCounter(prometheus.CounterOpts{Name: "kmlog_ingester_upload_failures_total", Help: "Failed upload attempts of a head (transient ones are retried with backoff)."}),
+			quarantined:   f.NewCounter(prometheus.CounterOpts{Name: "kmlog_ingester_quarantined_heads_total", Help: "Heads whose upload failed permanently: kept in the quarantine directory, not retried until the next start."}),
+			quarantineNow: f.NewGauge(prometheus.GaugeOpts{Name: "kmlog_ingester_quarantined_heads", Help: "Heads in the quarantine directory."}),
 		},
 	}
 	return ing, nil

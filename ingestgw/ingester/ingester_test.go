@@ -54,6 +54,9 @@ func start(t *testing.T, cfg Config, bkt bucket.Bucket, walDir string, lim limit
 	t.Helper()
 	wcfg := wal.DefaultConfig()
 	wcfg.Dir = walDir
+	if cfg.QuarantineDir == "" {
+		cfg.QuarantineDir = filepath.Join(walDir, "quarantine")
+	}
 	wcfg.SegmentSize = 64 << 10
 	w, err := wal.Open(wcfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err != nil {

@@ -171,7 +171,9 @@ func objectEach(d []byte, i int, fn func(key []byte, keyEsc bool, val []byte, ty
 		}
 		kend, kesc, err := scanString(d, i)
 		if err != nil {
-			return 0, err
+			// An unterminated key is jsonparser's (Loki's) malformed JSON,
+			// not an unterminated string value.
+			return 0, errJSONMalformed
 		}
 		key := d[i+1 : kend-1]
 		i = skipWS(d, kend)

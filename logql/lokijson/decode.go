@@ -123,9 +123,21 @@ func DecodeValue(resultType string, data []byte) (engine.Value, error) {
 		if err := json.Unmarshal(data, &raw); err != nil {
 			return nil, fmt.Errorf("%w: scalar: %w", ErrDecode, err)
 		}
-		t, f, err := decodePoint(raw)
+		if len(raw) != 2 {
+			return nil, fmt.Errorf("%w: scalar of %d elements", ErrDecode, len(raw))
+		}
+		// The time of a scalar is in milliseconds (see AppendValue).
+		t, err := strconv.ParseInt(string(bytes.TrimSpace(raw[0])), 10, 64)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: scalar time: %w", ErrDecode, err)
+		}
+		var s string
+		if err := json.Unmarshal(raw[1], &s); err != nil {
+			return nil, fmt.Errorf("%w: scalar value: %w", ErrDecode, err)
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: scalar value: %w", ErrDecode, err)
 		}
 		return engine.Scalar{T: t, V: f}, nil
 	}

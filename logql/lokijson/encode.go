@@ -138,7 +138,13 @@ func AppendValue(b []byte, v engine.Value, opt Options) []byte {
 		}
 		return append(b, ']')
 	case engine.Scalar:
-		return appendPoint(b, v.T, v.V)
+		// Loki writes a scalar's time in milliseconds, unlike every other
+		// result's seconds; clients of Loki expect that.
+		b = append(b, '[')
+		b = strconv.AppendInt(b, v.T, 10)
+		b = append(b, `,"`...)
+		b = AppendFloat(b, v.V)
+		return append(b, `"]`...)
 	}
 	return append(b, "null"...)
 }

@@ -156,7 +156,16 @@ type token struct {
 func (t token) describe() string {
 	switch t.kind {
 	case tFunc:
-		return t.text
+		// Loki's yacc names function tokens after their token constants
+		// (SUM, COUNT_OVER_TIME, BYTES_CONV); label_replace and ip are
+		// also keywords there and keep their text.
+		switch t.text {
+		case "label_replace", "ip":
+			return t.text
+		case "bytes", "duration", "duration_seconds":
+			return strings.ToUpper(t.text) + "_CONV"
+		}
+		return strings.ToUpper(t.text)
 	}
 	return kindName(t.kind)
 }

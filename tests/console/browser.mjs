@@ -281,7 +281,8 @@ async function mainChecks(page) {
 
 // With gateway auth on: the token dialog, the bearer token on every API
 // call, no tenant header, sessionStorage, a tenant's own lines only,
-// polling live tail, and cancelling a slow query.
+// live tail over the WebSocket with the token (and a bad token refused),
+// and cancelling a slow query.
 async function authChecks(page) {
   const tokenA = env('TOKEN_A')
   const apiCalls = []
@@ -314,9 +315,13 @@ async function authChecks(page) {
   check((await page.textContent('[data-testid=tenant]')).includes('from your token'), 'tenant from the token')
   await shot(page, 'auth-2-lines')
 
-  log('auth: live tail by polling')
+  log('auth: live tail over the WebSocket with the token')
+  const sockets = []
+  page.on('websocket', (ws) => sockets.push(ws.url()))
   await page.click('[data-testid=tail]')
-  await page.waitForFunction(() => document.querySelector('[data-testid=tail-status]')?.textContent?.startsWith('Live (polling'))
+  await page.waitForFunction(() => document.querySelector('[data-testid=tail-status]')?.textContent === 'Live')
+  check(sockets.length === 1 && new URL(sockets[0]).pathname === '/loki/api/v1/tail', 'tail is a WebSocket: ' + sockets)
+  check(!sockets[0].includes(tokenA), 'no token in the tail URL')
   const ts = (BigInt(Date.now()) * 1000000n).toString()
   const res = await fetch(base + '/loki/api/v1/push', {
     method: 'POST',
@@ -325,7 +330,32 @@ async function authChecks(page) {
   })
   check(res.ok, 'push as tenant a: ' + res.status)
   await page.waitForFunction(() => [...document.querySelectorAll('.log-row .line')].some((e) => e.textContent === 'tenant a tailed line'), null, { timeout: 60000 })
+  // Tenant b's line pushed meanwhile never shows in tenant a's tail.
+  const resB = await fetch(base + '/loki/api/v1/push', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + env('TOKEN_B') },
+    body: JSON.stringify({ streams: [{ stream: { app: 'ledger' }, values: [[ts, 'tenant b tailed line']] }] }),
+  })
+  check(resB.ok, 'push as tenant b: ' + resB.status)
+  const ts2 = (BigInt(Date.now()) * 1000000n).toString()
+  await fetch(base + '/loki/api/v1/push', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + tokenA },
+    body: JSON.stringify({ streams: [{ stream: { app: 'ledger' }, values: [[ts2, 'tenant a second tailed line']] }] }),
+  })
+  await page.waitForFunction(() => [...document.querySelectorAll('.log-row .line')].some((e) => e.textContent === 'tenant a second tailed line'), null, { timeout: 60000 })
+  check((await rowsText(page)).every((l) => !l.includes('tenant b')), 'no tenant b line in the tail')
+  check((await page.textContent('[data-testid=tail-status]')) === 'Live', 'still live over the WebSocket')
+  await shot(page, 'auth-2b-tail')
   await page.click('[data-testid=tail-stop]')
+
+  // A bad token: the WebSocket is refused, and the console says so.
+  log('auth: tail with a bad token is refused')
+  const good = await page.evaluate(() => sessionStorage.getItem('kmlog.console.token'))
+  await page.evaluate((t) => sessionStorage.setItem('kmlog.console.token', t), env('TOKEN_BAD'))
+  await page.click('[data-testid=tail]')
+  await page.waitForFunction(() => /^Live tail stopped \(WebSocket code 1006/.test(document.querySelector('[data-testid=tail-status]')?.textContent ?? ''), null, { timeout: 30000 })
+  await page.evaluate((t) => sessionStorage.setItem('kmlog.console.token', t), good)
 
   log('cancel a slow query')
   // Hold query_range answers back for 10 s, as a slow query would.

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -395,7 +398,8 @@ func runBrowser(t *testing.T, base string, env ...string) {
 
 // TestBrowserAuth runs the console against kmlog with gateway auth on:
 // it asks for a token, sends it as a bearer token and never a tenant,
-// shows one tenant's lines only, tails by polling, and cancels a slow
+// shows one tenant's lines only, tails over the WebSocket with the token
+// as a subprotocol (a bad token refused), and cancels a slow
 // query.
 func TestBrowserAuth(t *testing.T) {
 	tools(t)
@@ -426,7 +430,46 @@ frontend: {tail_poll_interval: 200ms}
 		s.Values = append(s.Values, []any{fmt.Sprint(now.Add(-time.Duration(i) * time.Second).UnixNano()), fmt.Sprintf("tenant a odd path line %d", i)})
 	}
 	pushAs(t, base, tokA, []stream{s})
-	runBrowser(t, base, "MODE=auth", "TOKEN_A="+tokA, "ODD_VALUE="+odd)
+	bad, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"tenant": "team-a", "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret + "-not"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tailWithProtocolToken(t, base, tokA, bad)
+	runBrowser(t, base, "MODE=auth", "TOKEN_A="+tokA, "TOKEN_B="+tokB, "TOKEN_BAD="+bad, "ODD_VALUE="+odd)
+}
+
+// tailWithProtocolToken makes the console's WebSocket offer against the
+// real kmlog: the good token opens a tail of its tenant's lines, answered
+// with the kmlog.bearer subprotocol; the bad one is refused with 401.
+func tailWithProtocolToken(t *testing.T, base, good, bad string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	u := "ws" + strings.TrimPrefix(base, "http") + "/loki/api/v1/tail?query=" + url.QueryEscape(`{app="ledger"}`) +
+		"&start=" + fmt.Sprint(time.Now().Add(-time.Hour).UnixNano())
+	offer := func(tok string) []string {
+		return []string{"kmlog.bearer", "kmlog.bearer." + base64.RawURLEncoding.EncodeToString([]byte(tok))}
+	}
+	_, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: offer(bad)})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("tail with a bad token: %v, %v; want 401", resp, err)
+	}
+	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: offer(good),
+		HTTPHeader: http.Header{"X-Scope-OrgID": {"team-b"}}})
+	if err != nil {
+		t.Fatalf("tail with the token: %v", err)
+	}
+	defer conn.CloseNow()
+	if p := conn.Subprotocol(); p != "kmlog.bearer" {
+		t.Fatalf("subprotocol %q, want kmlog.bearer", p)
+	}
+	_, msg, err := conn.Read(ctx)
+	if err != nil {
+		t.Fatalf("read the first tail frame: %v", err)
+	}
+	if !bytes.Contains(msg, []byte("tenant a line")) || bytes.Contains(msg, []byte("tenant b")) {
+		t.Fatalf("first tail frame is not tenant a's alone: %.300s", msg)
+	}
 }
 
 func pushAs(t *testing.T, base, token string, streams []stream) {

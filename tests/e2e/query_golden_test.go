@@ -348,8 +348,13 @@ func relTimes(v any, base time.Time) {
 				data["stats"] = "(stats)"
 			}
 			if data["resultType"] == "scalar" {
+				// A scalar's time is in milliseconds, as in Loki.
 				if p, ok := data["result"].([]any); ok && len(p) == 2 {
-					p[0] = rel(p[0])
+					if n, ok := p[0].(json.Number); ok {
+						if ms, err := n.Int64(); err == nil {
+							p[0] = relString(time.Duration(ms-base.UnixMilli()) * time.Millisecond)
+						}
+					}
 				}
 			}
 		}
