@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -140,16 +139,7 @@ func runRuler(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	var transport http.RoundTripper = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
-	if runtimeOf() == "lambda" {
-		creds, err := lambda.CredentialsFromEnv(os.Getenv)
-		if err != nil {
-			return err
-		}
-		transport = &lambda.SigV4{Base: transport, Credentials: creds, Region: os.Getenv("AWS_REGION"), Service: "lambda"}
-	}
-	inv := &frontend.HTTPInvoker{URL: cfg.Frontend.QuerierURL, Client: &http.Client{Transport: transport}}
-	fe, err := s.newFrontend(inv, bkt, tl)
+	fe, err := s.remoteFrontend(bkt, tl)
 	if err != nil {
 		return err
 	}
