@@ -179,14 +179,7 @@ func humanize(v float64) string {
 		}
 		return fmt.Sprintf("%.4g%s", v, prefix)
 	}
-	prefix := ""
-	for _, p := range []string{"m", "u", "n", "p", "f", "a", "z", "y"} {
-		if math.Abs(v) >= 1 {
-			break
-		}
-		prefix = p
-		v *= 1000
-	}
+	v, prefix := smallPrefix(v)
 	return fmt.Sprintf("%.4g%s", v, prefix)
 }
 
@@ -232,6 +225,13 @@ func humanizeDuration(v float64) string {
 		}
 		return fmt.Sprintf("%s%.4gs", sign, v)
 	}
+	v, prefix := smallPrefix(v)
+	return fmt.Sprintf("%.4g%ss", v, prefix)
+}
+
+// smallPrefix scales 0 < |v| < 1 by thousands to the SI prefix that
+// brings it to 1 or more (m, u, n, …), as Prometheus's humanize does.
+func smallPrefix(v float64) (float64, string) {
 	prefix := ""
 	for _, p := range []string{"m", "u", "n", "p", "f", "a", "z", "y"} {
 		if math.Abs(v) >= 1 {
@@ -240,7 +240,7 @@ func humanizeDuration(v float64) string {
 		prefix = p
 		v *= 1000
 	}
-	return fmt.Sprintf("%.4g%ss", v, prefix)
+	return v, prefix
 }
 
 // formatValue prints a sample value as the Prometheus API does.
