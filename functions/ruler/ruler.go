@@ -276,7 +276,9 @@ func (r *Ruler) Tick(ctx context.Context, at time.Time) (TickStats, error) {
 	var wg sync.WaitGroup
 	for _, j := range jobs {
 		if ctx.Err() != nil {
+			mu.Lock() // running groups append their errors too
 			errs = append(errs, ctx.Err())
+			mu.Unlock()
 			break
 		}
 		sem <- struct{}{}

@@ -2,6 +2,7 @@ package ruler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -501,5 +502,42 @@ func TestOverlappingTicksKeepNewerState(t *testing.T) {
 	as = alertsOf(t, bkt, tn, "ns", "trading")
 	if len(as) != 1 || as[0].State != StateFiring {
 		t.Fatalf("after the slow tick: %+v, want the newer tick's firing alert", as)
+	}
+}
+
+// cancelling is a Querier that cancels the tick's context on its first
+// query.
+type cancelling struct {
+	Querier
+	once   sync.Once
+	cancel context.CancelFunc
+}
+
+func (c *cancelling) Query(ctx context.Context, t tenant.ID, p engine.Params) (engine.Result, error) {
+	c.once.Do(c.cancel)
+	return c.Querier.Query(ctx, t, p)
+}
+
+// A tick whose context ends part-way (a Lambda's deadline, a shutdown)
+// stops starting groups and returns the context's error with those of the
+// groups that were running (run with -race: the errors are gathered from
+// several goroutines).
+func TestTickCancelled(t *testing.T) {
+	bkt := bucket.NewMem()
+	tn := tenant.MustParse("t1")
+	q := newScript()
+	r := newTestRuler(t, bkt, q, func(c *Config) { c.Concurrency = 4 })
+	for i := range 40 {
+		mustPut(t, r, tn, "ns", fmt.Sprintf("name: g%02d\nrules:\n  - record: r:x%d\n    expr: count_over_time({app=\"%d\"}[1m])\n", i, i, i))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r.q = &cancelling{Querier: q, cancel: cancel}
+	st, err := r.Tick(ctx, t0)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("tick: %v, want context.Canceled", err)
+	}
+	if st.Evaluated >= 40 {
+		t.Fatalf("evaluated %d groups after the context ended", st.Evaluated)
 	}
 }
