@@ -541,3 +541,28 @@ func TestTickCancelled(t *testing.T) {
 		t.Fatalf("evaluated %d groups after the context ended", st.Evaluated)
 	}
 }
+
+// A tick dated ahead of the clock (a bogus ce-time, a skewed scheduler)
+// is refused: evaluated, it would store a future evaluation time, and
+// every real tick until then would be skipped as late — alerting off.
+func TestFutureTickRefused(t *testing.T) {
+	bkt := bucket.NewMem()
+	tn := tenant.MustParse("t1")
+	q := newScript()
+	q.set(tn, errorsExpr, sample(12, "app", "trading-service"))
+	now := t0
+	clock := func(c *Config) { c.Now = func() time.Time { return now } }
+	mustPut(t, newTestRuler(t, bkt, q, clock), tn, "ns", tradingGroup)
+	st, err := newTestRuler(t, bkt, q, clock).Tick(context.Background(), t0.Add(24*time.Hour))
+	if err == nil || st.Evaluated != 0 {
+		t.Fatalf("tick a day ahead: %+v, %v; want it refused", st, err)
+	}
+	// A tick at the clock's minute, and one a few seconds ahead of it
+	// (schedulers stamp the scheduled time), are evaluated.
+	for i, at := range []time.Time{t0, t0.Add(time.Minute)} {
+		now = at.Add(-5 * time.Second)
+		if st := mustTick(t, newTestRuler(t, bkt, q, clock), at); st.Evaluated != 1 {
+			t.Fatalf("tick %d at %s: %+v, want the group evaluated", i, at, st)
+		}
+	}
+}
