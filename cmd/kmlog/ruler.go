@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/kubemate/kmlog/functions/knative"
 	"github.com/kubemate/kmlog/functions/lambda"
 	"github.com/kubemate/kmlog/functions/ruler"
+	"github.com/kubemate/kmlog/ingestgw/gateway"
 	"github.com/kubemate/kmlog/logql/engine"
 )
 
@@ -28,10 +28,12 @@ type RulerConfig struct {
 	// Enabled runs the ruler's timer in the all-in-one process (target
 	// all). Target ruler ticks when its trigger calls, whatever this says.
 	Enabled bool `yaml:"enabled"`
-	// PushURL is where target ruler pushes recording rules' samples (the
-	// Loki push API of a gateway or distributor that trusts
-	// X-Scope-OrgID). Empty: recording rules are evaluated, not stored.
-	// The all-in-one process pushes to its own distributor.
+	// PushURL is where target ruler pushes recording rules' samples: the
+	// Loki push API of a gateway. With gateway.auth on, the ruler signs a
+	// short-lived token per tenant with gateway.auth's HS256 secret (which
+	// it then needs: a JWKS alone cannot sign); with it off, the tenant
+	// goes in X-Scope-OrgID. Empty: recording rules are evaluated, not
+	// stored. The all-in-one process pushes to its own distributor.
 	PushURL string `yaml:"push_url"`
 }
 
@@ -63,10 +65,12 @@ func (f pusherFunc) Push(ctx context.Context, t tenant.ID, req *push.Request) er
 	return f(ctx, t, req)
 }
 
-// httpPusher pushes JSON to a Loki push URL with the tenant's header.
+// httpPusher pushes JSON to a Loki push URL with the tenant's header
+// and, when token is set (gateway auth on), a bearer token for the tenant.
 type httpPusher struct {
 	url    string
 	client *http.Client
+	token  func(tenant.ID) (string, error)
 }
 
 func (h httpPusher) Push(ctx context.Context, t tenant.ID, req *push.Request) error {
@@ -80,6 +84,13 @@ func (h httpPusher) Push(ctx context.Context, t tenant.ID, req *push.Request) er
 	}
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("X-Scope-OrgID", string(t))
+	if h.token != nil {
+		tok, err := h.token(t)
+		if err != nil {
+			return err
+		}
+		hr.Header.Set("Authorization", "Bearer "+tok)
+	}
 	res, err := h.client.Do(hr)
 	if err != nil {
 		return fmt.Errorf("push to %s: %w", h.url, err)
@@ -140,22 +151,23 @@ func runRuler(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	var transport http.RoundTripper = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
-	if runtimeOf() == "lambda" {
-		creds, err := lambda.CredentialsFromEnv(os.Getenv)
-		if err != nil {
-			return err
-		}
-		transport = &lambda.SigV4{Base: transport, Credentials: creds, Region: os.Getenv("AWS_REGION"), Service: "lambda"}
-	}
-	inv := &frontend.HTTPInvoker{URL: cfg.Frontend.QuerierURL, Client: &http.Client{Transport: transport}}
-	fe, err := s.newFrontend(inv, bkt, tl)
+	fe, err := s.remoteFrontend(bkt, tl)
 	if err != nil {
 		return err
 	}
 	var p ruler.Pusher
 	if cfg.Ruler.PushURL != "" {
-		p = httpPusher{url: cfg.Ruler.PushURL, client: &http.Client{Timeout: 30 * time.Second}}
+		hp := httpPusher{url: cfg.Ruler.PushURL, client: &http.Client{Timeout: 30 * time.Second}}
+		if cfg.Gateway.Auth.Enabled {
+			// The gateway at push_url trusts tokens only: the ruler signs
+			// one per tenant with the gateway's HS256 secret.
+			m, err := gateway.NewMinter(cfg.Gateway.Auth)
+			if err != nil {
+				return fmt.Errorf("ruler.push_url with gateway.auth on: %w", err)
+			}
+			hp.token = m.Token
+		}
+		p = hp
 	}
 	rl, err := s.newRuler(bkt, fe, p)
 	if err != nil {

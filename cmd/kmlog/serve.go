@@ -197,6 +197,22 @@ func (s *server) newQuerier(bkt bucket.Bucket, recent querier.Recent) *querier.Q
 	return querier.New(s.cfg.Querier, bkt, recent, s.logger, s.reg)
 }
 
+// remoteFrontend builds a query frontend that sends its shards to the
+// queriers at frontend.querier_url (IAM-signed on Lambda, whose function
+// URLs take signed requests only).
+func (s *server) remoteFrontend(bkt bucket.Bucket, tl *tenantLimits) (*frontend.Frontend, error) {
+	var transport http.RoundTripper = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
+	if runtimeOf() == "lambda" {
+		creds, err := lambda.CredentialsFromEnv(os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		transport = &lambda.SigV4{Base: transport, Credentials: creds, Region: os.Getenv("AWS_REGION"), Service: "lambda"}
+	}
+	inv := &frontend.HTTPInvoker{URL: s.cfg.Frontend.QuerierURL, Client: &http.Client{Transport: transport}}
+	return s.newFrontend(inv, bkt, tl)
+}
+
 // newFrontend builds the query frontend function; the bucket holds its
 // second cache tier.
 func (s *server) newFrontend(inv frontend.Invoker, bkt bucket.Bucket, tl *tenantLimits) (*frontend.Frontend, error) {
@@ -424,17 +440,7 @@ func runFrontend(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	var transport http.RoundTripper = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
-	if runtimeOf() == "lambda" {
-		// The querier's function URL takes IAM-signed requests only.
-		creds, err := lambda.CredentialsFromEnv(os.Getenv)
-		if err != nil {
-			return err
-		}
-		transport = &lambda.SigV4{Base: transport, Credentials: creds, Region: os.Getenv("AWS_REGION"), Service: "lambda"}
-	}
-	inv := &frontend.HTTPInvoker{URL: cfg.Frontend.QuerierURL, Client: &http.Client{Transport: transport}}
-	fe, err := s.newFrontend(inv, bkt, tl)
+	fe, err := s.remoteFrontend(bkt, tl)
 	if err != nil {
 		return err
 	}

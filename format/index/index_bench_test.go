@@ -53,7 +53,9 @@ func benchData(b *testing.B) *benchFile {
 		}
 		slices.SortStableFunc(es, func(a, b loggen.Entry) int { return labels.Compare(a.Labels, b.Labels) })
 		var buf bytes.Buffer
-		w := datafile.NewWriter(&buf, datafile.DefaultConfig())
+		wcfg := datafile.DefaultConfig()
+		wcfg.NoIDTokens = false // for the version 3 token filter baselines
+		w := datafile.NewWriter(&buf, wcfg)
 		for _, e := range es {
 			if err := w.Append(e.Labels, e.Timestamp, e.Line, e.Metadata); err != nil {
 				b.Fatal(err)
@@ -315,6 +317,14 @@ func BenchmarkNeedleShapes(b *testing.B) {
 				b.ReportMetric(n/k/float64(len(f.data)), "read/file")
 				b.ReportMetric(reads/k, "requests")
 				b.ReportMetric(float64(len(f.enc))/float64(len(f.data)), "index/file")
+				var fbytes, nblocks int
+				for _, st := range f.ix.Streams {
+					for _, bl := range st.Blocks {
+						fbytes += bl.Filter.Size()
+						nblocks++
+					}
+				}
+				b.ReportMetric(float64(fbytes)/float64(nblocks), "filter-B/block")
 				if negatives > 0 {
 					b.ReportMetric(float64(fp)/float64(negatives), "fp-rate")
 				}

@@ -16,6 +16,7 @@ import (
 	"github.com/kubemate/kmlog/format/bucket"
 	"github.com/kubemate/kmlog/format/datafile"
 	"github.com/kubemate/kmlog/format/loggen"
+	"github.com/kubemate/kmlog/format/manifest"
 	"github.com/kubemate/kmlog/format/objkey"
 	"github.com/kubemate/kmlog/functions/compactor"
 	"github.com/kubemate/kmlog/functions/querier"
@@ -125,8 +126,9 @@ func BenchmarkCompact(b *testing.B) {
 		if err != nil || rep.FilesOut == 0 {
 			b.Fatalf("%+v %v", rep, err)
 		}
-		after = rep.BytesOut
+		after = liveBytes(b, bkt)
 		peak = max(peak, peakRSS())
+		b.ReportMetric(float64(rep.Generations), "generations")
 	}
 	n := float64(b.N)
 	b.ReportMetric(float64(raw)/1e6*n/cpu.Seconds(), "raw-MB/cpu-s")
@@ -268,4 +270,30 @@ func BenchmarkEncoding(b *testing.B) {
 			b.ReportMetric(float64(raw)/float64(size), "compression-x")
 		})
 	}
+}
+
+// liveBytes is the stored size of the day's live files.
+func liveBytes(b testing.TB, bkt bucket.Bucket) int64 {
+	ctx := context.Background()
+	var newest string
+	var gen uint64
+	_ = bkt.List(ctx, objkey.IndexPrefix(tid, testDay()), func(oi bucket.ObjectInfo) error {
+		if o, err := objkey.ParseDayObject(oi.Key); err == nil && o.Leaf == objkey.LeafManifest && o.Gen > gen {
+			gen, newest = o.Gen, oi.Key
+		}
+		return nil
+	})
+	raw, err := bucket.ReadAll(ctx, bkt, newest)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := manifest.Decode(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int64
+	for _, o := range m.Outputs {
+		n += o.DataSize
+	}
+	return n
 }

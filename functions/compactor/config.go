@@ -3,6 +3,7 @@ package compactor
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -122,6 +123,9 @@ func ParseDuration(s string) (Duration, error) {
 	if s == "0" {
 		return 0, nil
 	}
+	if s == "" {
+		return 0, fmt.Errorf("bad duration %q", s)
+	}
 	if d, err := time.ParseDuration(s); err == nil {
 		if d < 0 {
 			return 0, fmt.Errorf("duration %q is negative", s)
@@ -149,6 +153,9 @@ func ParseDuration(s string) (Duration, error) {
 		}
 		if unit == 0 {
 			return 0, fmt.Errorf("bad duration %q", s)
+		}
+		if n > int64(math.MaxInt64/unit) || total+time.Duration(n)*unit < total {
+			return 0, fmt.Errorf("duration %q is too long", s)
 		}
 		total += time.Duration(n) * unit
 		rest = rest[i+1:]

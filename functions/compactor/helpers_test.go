@@ -192,6 +192,7 @@ func dayEntries(t testing.TB, b bucket.Bucket, d objkey.Day) (es []ent, files in
 type api struct {
 	t   testing.TB
 	bkt bucket.Bucket
+	few bool // a short suite: fault tests run it many times
 }
 
 func (a api) get(path string, v url.Values) (int, string) {
@@ -259,6 +260,9 @@ func (a api) answers() []string {
 	a.t.Helper()
 	var out []string
 	for i := range suite() {
+		if a.few && i%3 != 0 {
+			continue
+		}
 		out = append(out, a.answersOne(i))
 	}
 	return out

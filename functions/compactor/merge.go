@@ -40,10 +40,34 @@ func (c *Compactor) readIndex(ctx context.Context, t tenant.ID, d objkey.Day, f 
 // merged.
 func (c *Compactor) round(ctx context.Context, now time.Time, st *dayState, lim *Limits, reqs *tenantDeletes, rep *Report) (done bool, err error) {
 	start := time.Now()
-	live := manifest.Resolve(&st.listing, st.m)
-	inputs := live
-	if len(inputs) > c.cfg.MaxFanIn {
-		inputs = inputs[:c.cfg.MaxFanIn] // outputs first, then the oldest flushes
+	// A day with more live files than MaxFanIn is merged in rounds that
+	// each merge MaxFanIn flushes into new outputs and keep the earlier
+	// outputs (so each byte is rewritten about twice, not once per
+	// round); a last round merges what is left.
+	live := manifest.Resolve(&st.listing, st.m) // outputs first, then flushes by age
+	inputs, carried := live, []manifest.Output(nil)
+	if len(live) > c.cfg.MaxFanIn {
+		var outputs, flushes []manifest.File
+		for _, f := range live {
+			if f.Compacted {
+				outputs = append(outputs, f)
+			} else {
+				flushes = append(flushes, f)
+			}
+		}
+		keep := outputs
+		if len(flushes) >= 2 {
+			inputs = flushes[:min(len(flushes), c.cfg.MaxFanIn)]
+		} else {
+			inputs, keep = live[:c.cfg.MaxFanIn], outputs[min(len(outputs), c.cfg.MaxFanIn):]
+		}
+		for _, f := range keep {
+			for _, o := range st.m.Outputs {
+				if o.ID == f.ID {
+					carried = append(carried, o)
+				}
+			}
+		}
 	}
 	done = len(inputs) == len(live)
 	ixs := make([]*index.Index, len(inputs))
@@ -69,7 +93,7 @@ func (c *Compactor) round(ctx context.Context, now time.Time, st *dayState, lim 
 	}
 	// The next generation: the outputs, every flush merged now or before
 	// that is still listed, and the deletes applied to all live files.
-	next := &manifest.Manifest{Gen: st.newest + 1, Created: now.UnixNano(), Outputs: outs}
+	next := &manifest.Manifest{Gen: st.newest + 1, Created: now.UnixNano(), Outputs: append(carried, outs...)}
 	for _, id := range st.listing.Flushes {
 		if st.m != nil && st.m.HasReplaced(id) {
 			next.Replaced = append(next.Replaced, id)

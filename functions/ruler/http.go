@@ -96,6 +96,11 @@ func writeJSONStatus(w http.ResponseWriter, code int, v promResponse) {
 	_, _ = w.Write(b)
 }
 
+// promError answers with the Prometheus API's error shape.
+func promError(w http.ResponseWriter, code int, typ, msg string) {
+	writeJSONStatus(w, code, promResponse{Status: "error", ErrorType: typ, Error: msg})
+}
+
 func accepted(w http.ResponseWriter) {
 	writeJSONStatus(w, http.StatusAccepted, promResponse{Status: "success"})
 }
@@ -105,17 +110,22 @@ func fail(w http.ResponseWriter, code int, err error) {
 	http.Error(w, err.Error(), code)
 }
 
-func (r *Ruler) tenantOrFail(w http.ResponseWriter, req *http.Request) (tenant.ID, bool) {
+// target reads the tenant and the namespace and group of the path, or
+// answers the request itself and returns ok false.
+func target(w http.ResponseWriter, req *http.Request) (t tenant.ID, ns, group string, ok bool) {
 	t, err := tenantOf(req)
 	if errors.Is(err, errNoOrgID) {
 		fail(w, http.StatusUnauthorized, err)
-		return "", false
+		return "", "", "", false
+	}
+	if err == nil {
+		ns, group, err = names(req)
 	}
 	if err != nil {
 		fail(w, http.StatusBadRequest, err)
-		return "", false
+		return "", "", "", false
 	}
-	return t, true
+	return t, ns, group, true
 }
 
 func writeYAML(w http.ResponseWriter, v any) {
@@ -129,13 +139,8 @@ func writeYAML(w http.ResponseWriter, v any) {
 }
 
 func (r *Ruler) serveList(w http.ResponseWriter, req *http.Request) {
-	t, ok := r.tenantOrFail(w, req)
+	t, ns, _, ok := target(w, req)
 	if !ok {
-		return
-	}
-	ns, _, err := names(req)
-	if err != nil {
-		fail(w, http.StatusBadRequest, err)
 		return
 	}
 	gs, err := r.store.Groups(req.Context(), t, ns)
@@ -155,13 +160,8 @@ func (r *Ruler) serveList(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *Ruler) serveGetGroup(w http.ResponseWriter, req *http.Request) {
-	t, ok := r.tenantOrFail(w, req)
+	t, ns, group, ok := target(w, req)
 	if !ok {
-		return
-	}
-	ns, group, err := names(req)
-	if err != nil {
-		fail(w, http.StatusBadRequest, err)
 		return
 	}
 	g, err := r.store.Group(req.Context(), t, ns, group)
@@ -177,13 +177,8 @@ func (r *Ruler) serveGetGroup(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *Ruler) servePost(w http.ResponseWriter, req *http.Request) {
-	t, ok := r.tenantOrFail(w, req)
+	t, ns, _, ok := target(w, req)
 	if !ok {
-		return
-	}
-	ns, _, err := names(req)
-	if err != nil {
-		fail(w, http.StatusBadRequest, err)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, maxBodySize+1))
@@ -209,13 +204,8 @@ func (r *Ruler) servePost(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *Ruler) serveDeleteNamespace(w http.ResponseWriter, req *http.Request) {
-	t, ok := r.tenantOrFail(w, req)
+	t, ns, _, ok := target(w, req)
 	if !ok {
-		return
-	}
-	ns, _, err := names(req)
-	if err != nil {
-		fail(w, http.StatusBadRequest, err)
 		return
 	}
 	if err := r.store.DeleteNamespace(req.Context(), t, ns); err != nil {
@@ -223,24 +213,19 @@ func (r *Ruler) serveDeleteNamespace(w http.ResponseWriter, req *http.Request) {
 			fail(w, http.StatusNotFound, err)
 			return
 		}
-		writeJSONStatus(w, http.StatusInternalServerError, promResponse{Status: "error", ErrorType: "server_error", Error: err.Error()})
+		promError(w, http.StatusInternalServerError, "server_error", err.Error())
 		return
 	}
 	accepted(w)
 }
 
 func (r *Ruler) serveDeleteGroup(w http.ResponseWriter, req *http.Request) {
-	t, ok := r.tenantOrFail(w, req)
+	t, ns, group, ok := target(w, req)
 	if !ok {
 		return
 	}
-	ns, group, err := names(req)
-	if err != nil {
-		fail(w, http.StatusBadRequest, err)
-		return
-	}
 	if err := r.store.Delete(req.Context(), t, ns, group); err != nil {
-		writeJSONStatus(w, http.StatusInternalServerError, promResponse{Status: "error", ErrorType: "server_error", Error: err.Error()})
+		promError(w, http.StatusInternalServerError, "server_error", err.Error())
 		return
 	}
 	accepted(w)
@@ -357,20 +342,34 @@ func (r *Ruler) status(ctx context.Context, t tenant.ID) ([]apiGroup, error) {
 	return out, nil
 }
 
-func (r *Ruler) servePromRules(w http.ResponseWriter, req *http.Request) {
+// statusOrFail returns the tenant's groups with their rules' state, or
+// answers the request itself and returns ok false.
+func (r *Ruler) statusOrFail(w http.ResponseWriter, req *http.Request) ([]apiGroup, bool) {
 	t, err := tenantOf(req)
 	if err != nil {
-		writeJSONStatus(w, http.StatusBadRequest, promResponse{Status: "error", ErrorType: "bad_data", Error: err.Error()})
-		return
-	}
-	typ := strings.ToLower(req.URL.Query().Get("type"))
-	if typ != "" && typ != "alert" && typ != "record" {
-		writeJSONStatus(w, http.StatusBadRequest, promResponse{Status: "error", ErrorType: "bad_data", Error: `not supported value "` + typ + `"`})
-		return
+		code := http.StatusBadRequest
+		if errors.Is(err, errNoOrgID) {
+			code = http.StatusUnauthorized
+		}
+		promError(w, code, "bad_data", err.Error())
+		return nil, false
 	}
 	groups, err := r.status(req.Context(), t)
 	if err != nil {
-		writeJSONStatus(w, http.StatusInternalServerError, promResponse{Status: "error", ErrorType: "server_error", Error: err.Error()})
+		promError(w, http.StatusInternalServerError, "server_error", err.Error())
+		return nil, false
+	}
+	return groups, true
+}
+
+func (r *Ruler) servePromRules(w http.ResponseWriter, req *http.Request) {
+	typ := strings.ToLower(req.URL.Query().Get("type"))
+	if typ != "" && typ != "alert" && typ != "record" {
+		promError(w, http.StatusBadRequest, "bad_data", `not supported value "`+typ+`"`)
+		return
+	}
+	groups, ok := r.statusOrFail(w, req)
+	if !ok {
 		return
 	}
 	q := req.URL.Query()
@@ -397,14 +396,8 @@ func (r *Ruler) servePromRules(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *Ruler) servePromAlerts(w http.ResponseWriter, req *http.Request) {
-	t, err := tenantOf(req)
-	if err != nil {
-		writeJSONStatus(w, http.StatusBadRequest, promResponse{Status: "error", ErrorType: "bad_data", Error: err.Error()})
-		return
-	}
-	groups, err := r.status(req.Context(), t)
-	if err != nil {
-		writeJSONStatus(w, http.StatusInternalServerError, promResponse{Status: "error", ErrorType: "server_error", Error: err.Error()})
+	groups, ok := r.statusOrFail(w, req)
+	if !ok {
 		return
 	}
 	alerts := []apiAlert{}

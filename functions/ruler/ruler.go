@@ -240,6 +240,10 @@ func (s *TickStats) add(o TickStats) {
 	s.SamplesSaved += o.SamplesSaved
 }
 
+// maxTickAhead is how far ahead of the ruler's clock a tick's time may
+// be: schedulers stamp the scheduled time, a little ahead of a slow clock.
+const maxTickAhead = time.Minute
+
 // Tick evaluates every group that is due at time at: each group at its
 // interval's aligned time at or before at, once, whichever invocation gets
 // its lease first. Missed ticks are not caught up: a group late by several
@@ -248,6 +252,11 @@ func (s *TickStats) add(o TickStats) {
 func (r *Ruler) Tick(ctx context.Context, at time.Time) (TickStats, error) {
 	start := r.now()
 	var st TickStats
+	if at.After(start.Add(maxTickAhead)) {
+		// Evaluated, it would store a future time, and every real tick
+		// until then would be skipped as late.
+		return st, fmt.Errorf("tick at %s is ahead of the clock (%s) by more than %s", at.UTC().Format(time.RFC3339), start.UTC().Format(time.RFC3339), maxTickAhead)
+	}
 	tenants, err := r.store.Tenants(ctx)
 	if err != nil {
 		return st, err
@@ -276,7 +285,9 @@ func (r *Ruler) Tick(ctx context.Context, at time.Time) (TickStats, error) {
 	var wg sync.WaitGroup
 	for _, j := range jobs {
 		if ctx.Err() != nil {
+			mu.Lock() // running groups append their errors too
 			errs = append(errs, ctx.Err())
+			mu.Unlock()
 			break
 		}
 		sem <- struct{}{}
@@ -350,6 +361,17 @@ func (r *Ruler) tickGroup(ctx context.Context, t tenant.ID, ref groupRef, at tim
 		}
 	}
 	next, gs := r.evalGroup(ctx, t, g, ts, interval, &prev)
+	newer, err := r.newerEvaluation(ctx, t, ref, ts, interval)
+	if err != nil {
+		return st, err
+	}
+	if newer {
+		// A slow tick overlapped by a later one: the later state wins,
+		// and this one is dropped rather than stored over it.
+		st.Skipped++
+		r.m.groupsSkipped.Inc()
+		return st, nil
+	}
 	st.add(gs)
 	st.Evaluated++
 	if _, err := saveState(ctx, r.bkt, t, ref.ns, ref.name, next); err != nil {
@@ -367,6 +389,26 @@ func (r *Ruler) tickGroup(ctx context.Context, t tenant.ID, ref groupRef, at tim
 		}
 	}
 	return st, nil
+}
+
+// newerEvaluation reports whether another invocation has started or
+// finished evaluating the group at a time after ts: the lease of the next
+// aligned time exists, or the stored state is of a later time. (A
+// window remains between this check and the state's put; it is as
+// narrow as one GET.)
+func (r *Ruler) newerEvaluation(ctx context.Context, t tenant.ID, ref groupRef, ts time.Time, interval time.Duration) (bool, error) {
+	_, err := r.bkt.Stat(ctx, leaseKey(t, ref.ns, ref.name, ts.Add(interval)))
+	switch {
+	case err == nil:
+		return true, nil
+	case !errors.Is(err, bucket.ErrNotExist):
+		return false, fmt.Errorf("check lease: %w", err)
+	}
+	cur, _, err := loadState(ctx, r.bkt, t, ref.ns, ref.name)
+	if err != nil {
+		return false, err
+	}
+	return cur.EvaluatedAt.After(ts), nil
 }
 
 // deleteLeasesBefore deletes a group's leases of times before ts.

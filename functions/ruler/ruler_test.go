@@ -2,6 +2,7 @@ package ruler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/kubemate/kmlog/format/bucket"
 	"github.com/kubemate/kmlog/format/tenant"
+	"github.com/kubemate/kmlog/logql/engine"
 )
 
 const errorsExpr = `sum by (app) (count_over_time({app="trading-service", level="error"}[5m])) > 10`
@@ -207,6 +209,13 @@ func TestTemplates(t *testing.T) {
 		{"{{ $labels.missing }}", ""},
 		{"{{ 90 | humanizeDuration }}", "1m 30s"},
 		{"{{ 0.25 | humanizePercentage }}", "25%"},
+		{"{{ 0.0015 | humanize }}", "1.5m"},
+		{"{{ 0.25 | humanizeDuration }}", "250ms"},
+		{"{{ 0.0000025 | humanizeDuration }}", "2.5us"},
+		{"{{ 2048 | humanize1024 }}", "2ki"},
+		{"{{ 3221225472 | humanize1024 }}", "3Gi"},
+		{"{{ 2.5e9 | humanize }}", "2.5G"},
+		{"{{ -1500 | humanize }}", "-1.5k"},
 		{"{{ $labels.app | toUpper }}", "TRADING"},
 		{`{{ if match "^trading" $labels.app }}yes{{ end }}`, "yes"},
 		{`{{ reReplaceAll "-.*" "" $labels.pod }}`, "trading"},
@@ -436,5 +445,127 @@ func TestLeasesRetired(t *testing.T) {
 	}
 	if n := leases(); n != 1 {
 		t.Fatalf("%d leases after a late invocation", n)
+	}
+}
+
+// gated holds the queries of one evaluation time until released, so that
+// a test can overlap two ticks.
+type gated struct {
+	Querier
+	at      time.Time
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gated) Query(ctx context.Context, t tenant.ID, p engine.Params) (engine.Result, error) {
+	if p.Start.Equal(g.at) {
+		close(g.entered)
+		<-g.release
+	}
+	return g.Querier.Query(ctx, t, p)
+}
+
+// A slow tick overlapped by the next one (a PingSource fires every minute
+// whatever the last invocation is doing) must not overwrite the newer
+// tick's state with its older one: the state would go back in time, and
+// what the newer tick did (alerts fired, sent) would be lost.
+func TestOverlappingTicksKeepNewerState(t *testing.T) {
+	bkt := bucket.NewMem()
+	tn := tenant.MustParse("t1")
+	q := newScript()
+	q.set(tn, errorsExpr, sample(12, "app", "trading-service"))
+	mustPut(t, newTestRuler(t, bkt, q, nil), tn, "ns", tradingGroup)
+	mustTick(t, newTestRuler(t, bkt, q, nil), t0)
+
+	slow := &gated{Querier: q, at: t0.Add(time.Minute), entered: make(chan struct{}), release: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		_, err := newTestRuler(t, bkt, slow, nil).Tick(context.Background(), t0.Add(time.Minute))
+		done <- err
+	}()
+	<-slow.entered
+	// The next tick runs to the end while the slow one is mid-evaluation:
+	// the alert (for: 2m) fires at t0+2m.
+	mustTick(t, newTestRuler(t, bkt, q, nil), t0.Add(2*time.Minute))
+	as := alertsOf(t, bkt, tn, "ns", "trading")
+	if len(as) != 1 || as[0].State != StateFiring {
+		t.Fatalf("after the newer tick: %+v, want one firing alert", as)
+	}
+	close(slow.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := loadState(context.Background(), bkt, tn, "ns", "trading")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.EvaluatedAt.Equal(t0.Add(2 * time.Minute)) {
+		t.Fatalf("state evaluated at %s after the slow tick, want the newer %s", st.EvaluatedAt, t0.Add(2*time.Minute))
+	}
+	as = alertsOf(t, bkt, tn, "ns", "trading")
+	if len(as) != 1 || as[0].State != StateFiring {
+		t.Fatalf("after the slow tick: %+v, want the newer tick's firing alert", as)
+	}
+}
+
+// cancelling is a Querier that cancels the tick's context on its first
+// query.
+type cancelling struct {
+	Querier
+	once   sync.Once
+	cancel context.CancelFunc
+}
+
+func (c *cancelling) Query(ctx context.Context, t tenant.ID, p engine.Params) (engine.Result, error) {
+	c.once.Do(c.cancel)
+	return c.Querier.Query(ctx, t, p)
+}
+
+// A tick whose context ends part-way (a Lambda's deadline, a shutdown)
+// stops starting groups and returns the context's error with those of the
+// groups that were running (run with -race: the errors are gathered from
+// several goroutines).
+func TestTickCancelled(t *testing.T) {
+	bkt := bucket.NewMem()
+	tn := tenant.MustParse("t1")
+	q := newScript()
+	r := newTestRuler(t, bkt, q, func(c *Config) { c.Concurrency = 4 })
+	for i := range 40 {
+		mustPut(t, r, tn, "ns", fmt.Sprintf("name: g%02d\nrules:\n  - record: r:x%d\n    expr: count_over_time({app=\"%d\"}[1m])\n", i, i, i))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r.q = &cancelling{Querier: q, cancel: cancel}
+	st, err := r.Tick(ctx, t0)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("tick: %v, want context.Canceled", err)
+	}
+	if st.Evaluated >= 40 {
+		t.Fatalf("evaluated %d groups after the context ended", st.Evaluated)
+	}
+}
+
+// A tick dated ahead of the clock (a bogus ce-time, a skewed scheduler)
+// is refused: evaluated, it would store a future evaluation time, and
+// every real tick until then would be skipped as late — alerting off.
+func TestFutureTickRefused(t *testing.T) {
+	bkt := bucket.NewMem()
+	tn := tenant.MustParse("t1")
+	q := newScript()
+	q.set(tn, errorsExpr, sample(12, "app", "trading-service"))
+	now := t0
+	clock := func(c *Config) { c.Now = func() time.Time { return now } }
+	mustPut(t, newTestRuler(t, bkt, q, clock), tn, "ns", tradingGroup)
+	st, err := newTestRuler(t, bkt, q, clock).Tick(context.Background(), t0.Add(24*time.Hour))
+	if err == nil || st.Evaluated != 0 {
+		t.Fatalf("tick a day ahead: %+v, %v; want it refused", st, err)
+	}
+	// A tick at the clock's minute, and one a few seconds ahead of it
+	// (schedulers stamp the scheduled time), are evaluated.
+	for i, at := range []time.Time{t0, t0.Add(time.Minute)} {
+		now = at.Add(-5 * time.Second)
+		if st := mustTick(t, newTestRuler(t, bkt, q, clock), at); st.Evaluated != 1 {
+			t.Fatalf("tick %d at %s: %+v, want the group evaluated", i, at, st)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -58,19 +57,9 @@ func NewAuthenticator(cfg AuthConfig, client *http.Client, logger *slog.Logger) 
 	if a.claim == "" {
 		a.claim, a.claimPath = "tenant", []string{"tenant"}
 	}
-	switch {
-	case cfg.HS256Secret != "":
-		a.secret = []byte(cfg.HS256Secret)
-	case cfg.HS256SecretFile != "":
-		b, err := os.ReadFile(cfg.HS256SecretFile)
-		if err != nil {
-			return nil, fmt.Errorf("read auth.hs256_secret_file: %w", err)
-		}
-		a.secret = bytes.TrimRight(b, "\r\n")
-		if len(a.secret) < MinHS256SecretBytes {
-			return nil, fmt.Errorf("%w: auth.hs256_secret_file: secret must be at least %d bytes, got %d",
-				ErrInvalidConfig, MinHS256SecretBytes, len(a.secret))
-		}
+	var err error
+	if a.secret, err = hs256Secret(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.JWKSFile != "" {
 		b, err := os.ReadFile(cfg.JWKSFile)

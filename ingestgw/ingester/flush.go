@@ -539,13 +539,21 @@ func (ing *Ingester) drain(ctx context.Context) error {
 		}
 		wg.Wait()
 		ing.mu.Lock()
-		pending, live := len(ing.uploads), len(ing.heads)
+		pending, live, admitted := len(ing.uploads), len(ing.heads), len(ing.inflight)
 		ing.mu.Unlock()
 		switch {
 		case pending > 0:
 			return fmt.Errorf("stop: %d heads not uploaded: %w (they stay in the WAL)", pending, context.Cause(ctx))
-		case live == 0:
+		case live == 0 && admitted == 0:
 			return nil
+		case live == 0:
+			// A push admitted before Stop is between its WAL append and
+			// its head: wait for its head, then seal it too.
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("stop: %d pushes not applied: %w (they stay in the WAL)", admitted, context.Cause(ctx))
+			case <-time.After(5 * time.Millisecond):
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,12 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/kubemate/kmlog/format/bucket"
 	"github.com/kubemate/kmlog/format/objkey"
 	"github.com/kubemate/kmlog/format/push"
 	"github.com/kubemate/kmlog/format/tenant"
+	"github.com/kubemate/kmlog/ingestgw/internal/wal"
 	"github.com/kubemate/kmlog/ingestgw/limits"
 )
 
@@ -244,5 +247,74 @@ func TestStopIsBounded(t *testing.T) {
 	}
 	if _, err := os.Stat(walDir); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// gatedWAL holds every Append until release is closed, after saying so on
+// entered.
+type gatedWAL struct {
+	WAL
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedWAL) Append(ctx context.Context, rec []byte) error {
+	g.entered <- struct{}{}
+	<-g.release
+	return g.WAL.Append(ctx, rec)
+}
+
+// TestStopWaitsForAdmittedPush: a push admitted before Stop, still between
+// its WAL append and its head, must be uploaded by Stop. Stop used to
+// return once no head was left, and the push's head appeared after it:
+// acknowledged, in the WAL only, until the next start.
+func TestStopWaitsForAdmittedPush(t *testing.T) {
+	wcfg := wal.DefaultConfig()
+	wcfg.Dir = t.TempDir()
+	w, err := wal.Open(wcfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	g := &gatedWAL{WAL: w, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	ov, err := limits.NewOverrides(limits.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.QuarantineDir = filepath.Join(wcfg.Dir, "quarantine")
+	bkt := bucket.NewMem()
+	ing, err := New(cfg, bkt, g, ov, nil, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ing.now = func() time.Time { return t0.Add(time.Minute) }
+	if err := ing.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	pushed := make(chan error, 1)
+	go func() {
+		pushed <- ing.Push(context.Background(), "fake", &push.Request{Streams: []push.Stream{{Labels: `{app="a"}`, Entries: entries(t0, "in flight")}}})
+	}()
+	<-g.entered
+	stopped := make(chan error, 1)
+	go func() { stopped <- ing.Stop(context.Background()) }()
+	for ing.Ready() {
+		time.Sleep(time.Millisecond) // Stop has begun once the ingester is unready
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned (%v) while a push it admitted was not applied", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(g.release)
+	if err := <-pushed; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if got := readBack(t, bkt, "fake"); len(got[`{app="a"}`]) != 1 {
+		t.Fatalf("after Stop the bucket holds %v, want the admitted push", got)
 	}
 }
