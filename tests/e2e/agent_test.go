@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -333,8 +335,56 @@ func (s *agentSetup) check(t *testing.T, w *logWriter) {
 	t.Logf("written %d entries, queried %d: %d missing, %d duplicated, %d unexpected; proxy outcomes %v; wait ended: %s",
 		len(w.want), total, missing, dup, extra, s.proxy.Counts(), reason)
 	if missing > 0 {
-		t.Errorf("%d entries missing; the wait ended because %s", missing, reason)
+		t.Errorf("%d entries missing; the wait ended because %s; where they were written:\n%s", missing, reason, s.whereMissing(t, w, got))
 	}
+}
+
+// whereMissing says, for each missing entry, which file (the live 0.log or
+// a rotated one) and byte offset it was written at, grouped into runs, so
+// a failure shows whether losses follow a rotation or a restart.
+func (s *agentSetup) whereMissing(t *testing.T, w *logWriter, got map[string]int) string {
+	type loc struct {
+		file string
+		off  int64
+	}
+	at := map[int64]loc{}
+	for _, p := range s.pods {
+		dir := filepath.Dir(p.path)
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				continue
+			}
+			off := int64(0)
+			for line := range strings.Lines(string(b)) {
+				if sp := strings.IndexByte(line, ' '); sp > 0 {
+					if ts, err := time.Parse(time.RFC3339Nano, line[:sp]); err == nil {
+						if _, seen := at[ts.UnixNano()]; !seen {
+							at[ts.UnixNano()] = loc{p.pod + "/" + e.Name(), off}
+						}
+					}
+				}
+				off += int64(len(line))
+			}
+		}
+	}
+	runs := map[string][]int64{}
+	for k := range w.want {
+		if got[k] != 0 {
+			continue
+		}
+		parts := strings.SplitN(k, "|", 3)
+		ts, _ := strconv.ParseInt(parts[1], 10, 64)
+		l := at[ts]
+		runs[l.file] = append(runs[l.file], l.off)
+	}
+	var b strings.Builder
+	for f, offs := range runs {
+		slices.Sort(offs)
+		fmt.Fprintf(&b, "  %s: %d entries at offsets %d..%d\n", f, len(offs), offs[0], offs[len(offs)-1])
+	}
+	return b.String()
 }
 
 // TestAgentShipsThroughFaults: pods write CRI logs (JSON lines, stack

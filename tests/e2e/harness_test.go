@@ -345,7 +345,11 @@ func (p *Proc) Flush() {
 	if p.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+p.Token)
 	}
-	resp, err := p.Client.Do(req)
+	// A flush after a long bucket outage uploads a lot: only ctx bounds it,
+	// not the client's per-request timeout.
+	c := *p.Client
+	c.Timeout = 0
+	resp, err := c.Do(req)
 	if err != nil {
 		p.t.Fatalf("flush %s: %v", p.Name, err)
 	}
@@ -426,7 +430,7 @@ func (p *Proc) Do(ctx context.Context, ps Push) (int, string, error) {
 // MustPush sends the push and fails the test unless the status is want.
 func (p *Proc) MustPush(ps Push, want int) string {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	code, body, err := p.Do(ctx, ps)
 	if err != nil {

@@ -256,7 +256,7 @@ func TestKubernetesTopology(t *testing.T) {
 	}
 	// A second one dies: no quorum left, and the gateway says so.
 	ings[2].Kill()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for ready(gw) {
 		if time.Now().After(deadline) {
 			t.Fatal("gateway still ready with 1 of 3 ingesters up")
