@@ -61,6 +61,12 @@ type Positions struct {
 	pos   map[string]Position
 	dirty bool
 	wmu   sync.Mutex // serialises writes of the file
+	// soon asks Run to write the file now rather than at the next period:
+	// a path got its first position, or moved to another file (rotated).
+	// Until then a restart would not know the path, or would look for a
+	// file that may be gone, and read only the file now at the path: the
+	// unread rest of a rotated file would be lost.
+	soon chan struct{}
 }
 
 // positionsFile is the YAML shape: Promtail's plus identities.
@@ -80,7 +86,7 @@ func OpenPositions(cfg PositionsConfig, logger *slog.Logger) (*Positions, error)
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Positions{cfg: cfg, logger: logger, pos: map[string]Position{}}
+	p := &Positions{cfg: cfg, logger: logger, pos: map[string]Position{}, soon: make(chan struct{}, 1)}
 	b, err := os.ReadFile(cfg.Filename)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -150,11 +156,18 @@ func (p *Positions) Get(path string) (Position, bool) {
 func (p *Positions) Commit(path string, id Identity, offset int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if old, ok := p.pos[path]; ok && old.ID == id && old.Offset == offset {
+	old, ok := p.pos[path]
+	if ok && old.ID == id && old.Offset == offset {
 		return
 	}
 	p.pos[path] = Position{ID: id, Offset: offset}
 	p.dirty = true
+	if !ok || old.ID != id {
+		select {
+		case p.soon <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Remove forgets path (its target went away).
@@ -202,9 +215,16 @@ func (p *Positions) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return p.Sync()
 		case <-t.C:
-			if err := p.Sync(); err != nil {
-				p.logger.Error("write positions", "file", p.cfg.Filename, "err", err)
+		case <-p.soon:
+			// Coalesce a burst of rotations into one write.
+			select {
+			case <-ctx.Done():
+				return p.Sync()
+			case <-time.After(min(p.cfg.SyncPeriod, 100*time.Millisecond)):
 			}
+		}
+		if err := p.Sync(); err != nil {
+			p.logger.Error("write positions", "file", p.cfg.Filename, "err", err)
 		}
 	}
 }

@@ -114,7 +114,8 @@ type Tailer struct {
 	id         Identity
 	off        int64 // bytes consumed from f (complete lines and pending)
 	pending    []byte
-	discarding bool      // in an over-long line, skipping to its newline
+	discarding bool // in an over-long line, skipping to its newline
+	pos        *Positions
 	rotated    bool      // path no longer names f
 	next       Identity  // rotated: what path named when the rotation was seen
 	quietSince time.Time // rotated: last time f produced bytes
@@ -148,7 +149,7 @@ func New(path string, pos *Positions, cfg Config, m *Metrics, logger *slog.Logge
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Tailer{path: path, cfg: cfg, m: m, logger: logger.With("path", path), drain: make(chan struct{})}
+	t := &Tailer{path: path, pos: pos, cfg: cfg, m: m, logger: logger.With("path", path), drain: make(chan struct{})}
 	if pos != nil {
 		t.start, t.hasPos = pos.Get(path)
 	}
@@ -250,6 +251,14 @@ func (t *Tailer) open() error {
 			}
 			_ = old.Close()
 		}
+	}
+	if !t.hasPos && t.pos != nil {
+		// A path seen for the first time gets its position at once (it
+		// holds no line, so it is never ahead of the WAL): if the agent
+		// dies before its first commit and the file is rotated meanwhile,
+		// the next start finds the rotated file by its identity instead
+		// of reading only the file now at the path.
+		t.pos.Commit(t.path, id, off)
 	}
 	t.hasPos = false // the start position is used once
 	t.f, t.id, t.off = f, id, off
