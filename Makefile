@@ -5,7 +5,7 @@ PKGS     ?= ./...
 CACHE    ?= $(HOME)/.cache/kmlog
 export KMLOG_MINIO ?= $(CACHE)/bin/minio
 
-.PHONY: run test deps vet fmt lint unit fuzz bench bench-compare build image
+.PHONY: run test test-fault deps vet fmt lint unit fuzz bench bench-compare build image
 
 run:
 	$(GO) run ./cmd/kmlog
@@ -42,6 +42,11 @@ test: deps vet
 
 unit:
 	$(GO) test -count=1 $(PKGS)
+
+# test-fault: the fault suite at full size (a 60 s MinIO outage, longer
+# load phases); `make test` runs it reduced. Prints the figures table.
+test-fault: deps
+	$(GO) test -count=1 -timeout 30m -run '^TestFaults$$' -v ./tests/e2e/ -args -fault.full
 
 # fuzz: run each fuzz target for FUZZTIME (CI runs the seed corpora on every
 # `make test`; this is the longer, nightly kind).

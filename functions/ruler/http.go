@@ -347,7 +347,11 @@ func (r *Ruler) status(ctx context.Context, t tenant.ID) ([]apiGroup, error) {
 func (r *Ruler) statusOrFail(w http.ResponseWriter, req *http.Request) ([]apiGroup, bool) {
 	t, err := tenantOf(req)
 	if err != nil {
-		promError(w, http.StatusBadRequest, "bad_data", err.Error())
+		code := http.StatusBadRequest
+		if errors.Is(err, errNoOrgID) {
+			code = http.StatusUnauthorized
+		}
+		promError(w, code, "bad_data", err.Error())
 		return nil, false
 	}
 	groups, err := r.status(req.Context(), t)

@@ -39,8 +39,10 @@ func TestRulesAPI(t *testing.T) {
 	if code, body := do(t, h, "GET", "/loki/api/v1/rules", "a", ""); code != 404 || !strings.Contains(body, "no rule groups found") {
 		t.Fatalf("empty list: %d %s", code, body)
 	}
-	if code, _ := do(t, h, "GET", "/loki/api/v1/rules", "", ""); code != 401 {
-		t.Fatalf("no tenant: %d", code)
+	for _, path := range []string{"/loki/api/v1/rules", "/prometheus/api/v1/rules", "/prometheus/api/v1/alerts"} {
+		if code, _ := do(t, h, "GET", path, "", ""); code != 401 {
+			t.Fatalf("%s without a tenant: %d, want 401 as the rest of the API", path, code)
+		}
 	}
 	code, body := do(t, h, "POST", "/loki/api/v1/rules/"+ns, "a", tradingGroup)
 	if code != 202 || body != `{"status":"success","data":null,"errorType":"","error":""}` {

@@ -240,6 +240,10 @@ func (s *TickStats) add(o TickStats) {
 	s.SamplesSaved += o.SamplesSaved
 }
 
+// maxTickAhead is how far ahead of the ruler's clock a tick's time may
+// be: schedulers stamp the scheduled time, a little ahead of a slow clock.
+const maxTickAhead = time.Minute
+
 // Tick evaluates every group that is due at time at: each group at its
 // interval's aligned time at or before at, once, whichever invocation gets
 // its lease first. Missed ticks are not caught up: a group late by several
@@ -248,6 +252,11 @@ func (s *TickStats) add(o TickStats) {
 func (r *Ruler) Tick(ctx context.Context, at time.Time) (TickStats, error) {
 	start := r.now()
 	var st TickStats
+	if at.After(start.Add(maxTickAhead)) {
+		// Evaluated, it would store a future time, and every real tick
+		// until then would be skipped as late.
+		return st, fmt.Errorf("tick at %s is ahead of the clock (%s) by more than %s", at.UTC().Format(time.RFC3339), start.UTC().Format(time.RFC3339), maxTickAhead)
+	}
 	tenants, err := r.store.Tenants(ctx)
 	if err != nil {
 		return st, err
@@ -276,7 +285,9 @@ func (r *Ruler) Tick(ctx context.Context, at time.Time) (TickStats, error) {
 	var wg sync.WaitGroup
 	for _, j := range jobs {
 		if ctx.Err() != nil {
+			mu.Lock() // running groups append their errors too
 			errs = append(errs, ctx.Err())
+			mu.Unlock()
 			break
 		}
 		sem <- struct{}{}

@@ -2,6 +2,7 @@ package ruler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -212,6 +213,9 @@ func TestTemplates(t *testing.T) {
 		{"{{ 0.25 | humanizeDuration }}", "250ms"},
 		{"{{ 0.0000025 | humanizeDuration }}", "2.5us"},
 		{"{{ 2048 | humanize1024 }}", "2ki"},
+		{"{{ 3221225472 | humanize1024 }}", "3Gi"},
+		{"{{ 2.5e9 | humanize }}", "2.5G"},
+		{"{{ -1500 | humanize }}", "-1.5k"},
 		{"{{ $labels.app | toUpper }}", "TRADING"},
 		{`{{ if match "^trading" $labels.app }}yes{{ end }}`, "yes"},
 		{`{{ reReplaceAll "-.*" "" $labels.pod }}`, "trading"},
@@ -501,5 +505,67 @@ func TestOverlappingTicksKeepNewerState(t *testing.T) {
 	as = alertsOf(t, bkt, tn, "ns", "trading")
 	if len(as) != 1 || as[0].State != StateFiring {
 		t.Fatalf("after the slow tick: %+v, want the newer tick's firing alert", as)
+	}
+}
+
+// cancelling is a Querier that cancels the tick's context on its first
+// query.
+type cancelling struct {
+	Querier
+	once   sync.Once
+	cancel context.CancelFunc
+}
+
+func (c *cancelling) Query(ctx context.Context, t tenant.ID, p engine.Params) (engine.Result, error) {
+	c.once.Do(c.cancel)
+	return c.Querier.Query(ctx, t, p)
+}
+
+// A tick whose context ends part-way (a Lambda's deadline, a shutdown)
+// stops starting groups and returns the context's error with those of the
+// groups that were running (run with -race: the errors are gathered from
+// several goroutines).
+func TestTickCancelled(t *testing.T) {
+	bkt := bucket.NewMem()
+	tn := tenant.MustParse("t1")
+	q := newScript()
+	r := newTestRuler(t, bkt, q, func(c *Config) { c.Concurrency = 4 })
+	for i := range 40 {
+		mustPut(t, r, tn, "ns", fmt.Sprintf("name: g%02d\nrules:\n  - record: r:x%d\n    expr: count_over_time({app=\"%d\"}[1m])\n", i, i, i))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r.q = &cancelling{Querier: q, cancel: cancel}
+	st, err := r.Tick(ctx, t0)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("tick: %v, want context.Canceled", err)
+	}
+	if st.Evaluated >= 40 {
+		t.Fatalf("evaluated %d groups after the context ended", st.Evaluated)
+	}
+}
+
+// A tick dated ahead of the clock (a bogus ce-time, a skewed scheduler)
+// is refused: evaluated, it would store a future evaluation time, and
+// every real tick until then would be skipped as late — alerting off.
+func TestFutureTickRefused(t *testing.T) {
+	bkt := bucket.NewMem()
+	tn := tenant.MustParse("t1")
+	q := newScript()
+	q.set(tn, errorsExpr, sample(12, "app", "trading-service"))
+	now := t0
+	clock := func(c *Config) { c.Now = func() time.Time { return now } }
+	mustPut(t, newTestRuler(t, bkt, q, clock), tn, "ns", tradingGroup)
+	st, err := newTestRuler(t, bkt, q, clock).Tick(context.Background(), t0.Add(24*time.Hour))
+	if err == nil || st.Evaluated != 0 {
+		t.Fatalf("tick a day ahead: %+v, %v; want it refused", st, err)
+	}
+	// A tick at the clock's minute, and one a few seconds ahead of it
+	// (schedulers stamp the scheduled time), are evaluated.
+	for i, at := range []time.Time{t0, t0.Add(time.Minute)} {
+		now = at.Add(-5 * time.Second)
+		if st := mustTick(t, newTestRuler(t, bkt, q, clock), at); st.Evaluated != 1 {
+			t.Fatalf("tick %d at %s: %+v, want the group evaluated", i, at, st)
+		}
 	}
 }

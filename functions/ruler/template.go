@@ -169,14 +169,7 @@ func humanize(v float64) string {
 		return fmt.Sprintf("%.4g", v)
 	}
 	if math.Abs(v) >= 1 {
-		prefix := ""
-		for _, p := range []string{"k", "M", "G", "T", "P", "E", "Z", "Y"} {
-			if math.Abs(v) < 1000 {
-				break
-			}
-			prefix = p
-			v /= 1000
-		}
+		v, prefix := bigPrefix(v, 1000, "k", "M", "G", "T", "P", "E", "Z", "Y")
 		return fmt.Sprintf("%.4g%s", v, prefix)
 	}
 	v, prefix := smallPrefix(v)
@@ -187,15 +180,22 @@ func humanize1024(v float64) string {
 	if math.Abs(v) <= 1 || math.IsNaN(v) || math.IsInf(v, 0) {
 		return fmt.Sprintf("%.4g", v)
 	}
+	v, prefix := bigPrefix(v, 1024, "ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi")
+	return fmt.Sprintf("%.4g%s", v, prefix)
+}
+
+// bigPrefix divides |v| >= 1 by base until it is below base and returns
+// it with the prefix of the number of divisions.
+func bigPrefix(v, base float64, prefixes ...string) (float64, string) {
 	prefix := ""
-	for _, p := range []string{"ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"} {
-		if math.Abs(v) < 1024 {
+	for _, p := range prefixes {
+		if math.Abs(v) < base {
 			break
 		}
 		prefix = p
-		v /= 1024
+		v /= base
 	}
-	return fmt.Sprintf("%.4g%s", v, prefix)
+	return v, prefix
 }
 
 func humanizeDuration(v float64) string {
