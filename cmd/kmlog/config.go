@@ -51,9 +51,9 @@ type ServerConfig struct {
 	// MemoryLimit is the Go runtime's soft memory limit in bytes
 	// (debug.SetMemoryLimit): the collector runs more often as the heap
 	// nears it, so the resident size stays near the live heap instead of
-	// twice it. 0 derives it from the ingester's max_head_bytes for the
-	// targets that run an ingester (all, ingester) and sets none for the
-	// others; a negative value sets none. GOMEMLIMIT, when set, wins.
+	// twice it. 0 derives it for the targets that run an ingester:
+	// max_head_bytes plus 64 MiB, plus frontend.cache_size_bytes for all;
+	// none for the others; a negative value sets none. GOMEMLIMIT, when set, wins.
 	MemoryLimit int64 `yaml:"memory_limit"`
 }
 
@@ -69,7 +69,10 @@ func memoryLimit(cfg Config) int64 {
 		return cfg.Server.MemoryLimit
 	case cfg.Server.MemoryLimit < 0:
 		return 0
-	case cfg.Target == "all" || cfg.Target == "ingester":
+	case cfg.Target == "all":
+		// The query frontend's results cache lives here too.
+		return cfg.Ingester.MaxHeadBytes + max(cfg.Frontend.CacheSizeBytes, 0) + memoryLimitHeadroom
+	case cfg.Target == "ingester":
 		return cfg.Ingester.MaxHeadBytes + memoryLimitHeadroom
 	}
 	return 0
@@ -134,7 +137,8 @@ func DefaultConfig() Config {
 	// One small process: heads are flushed at 16 MiB of raw lines (about
 	// 45,000 lines; the compactor merges the small files) and bound to
 	// 128 MiB, so that with the soft memory limit derived from it
-	// (server.memory_limit) the process stays near 200 MiB resident.
+	// (server.memory_limit, 208 MiB with the 16 MiB results cache) the
+	// process stays near 200 MiB resident.
 	ing.FlushSize = 16 << 20
 	ing.MaxHeadBytes = 128 << 20
 	gw := gateway.DefaultConfig()
@@ -160,7 +164,9 @@ func DefaultConfig() Config {
 
 func defaultFrontendConfig() FrontendConfig {
 	d := frontend.DefaultConfig()
-	return FrontendConfig{CacheSizeBytes: d.CacheSize, TailPollInterval: d.TailPollInterval, TailMaxDuration: d.TailMaxDuration}
+	// 16 MiB, not the package's 256 MiB: the all-in-one process is small
+	// and its soft memory limit counts the cache (server.memory_limit).
+	return FrontendConfig{CacheSizeBytes: 16 << 20, TailPollInterval: d.TailPollInterval, TailMaxDuration: d.TailMaxDuration}
 }
 
 // targets are the roles kmlog can run.

@@ -91,8 +91,12 @@ func FuzzParseConfig(f *testing.F) {
 
 func TestMemoryLimit(t *testing.T) {
 	cfg := DefaultConfig()
+	if got, want := memoryLimit(cfg), cfg.Ingester.MaxHeadBytes+cfg.Frontend.CacheSizeBytes+memoryLimitHeadroom; got != want || want > 256<<20 {
+		t.Errorf("all-in-one default: memory limit %d, want %d (max_head_bytes + results cache + headroom, at most 256 MiB)", got, want)
+	}
+	cfg.Target = "ingester"
 	if got, want := memoryLimit(cfg), cfg.Ingester.MaxHeadBytes+memoryLimitHeadroom; got != want {
-		t.Errorf("all-in-one default: memory limit %d, want %d (max_head_bytes + headroom)", got, want)
+		t.Errorf("ingester default: memory limit %d, want %d (max_head_bytes + headroom)", got, want)
 	}
 	cfg.Target = "querier"
 	if got := memoryLimit(cfg); got != 0 {
