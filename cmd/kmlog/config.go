@@ -48,6 +48,34 @@ type Config struct {
 // ServerConfig is the HTTP listener of every role.
 type ServerConfig struct {
 	HTTPListenAddress string `yaml:"http_listen_address"`
+	// MemoryLimit is the Go runtime's soft memory limit in bytes
+	// (debug.SetMemoryLimit): the collector runs more often as the heap
+	// nears it, so the resident size stays near the live heap instead of
+	// twice it. 0 derives it for the targets that run an ingester:
+	// max_head_bytes plus 64 MiB, plus frontend.cache_size_bytes for all;
+	// none for the others; a negative value sets none. GOMEMLIMIT, when set, wins.
+	MemoryLimit int64 `yaml:"memory_limit"`
+}
+
+// memoryLimitHeadroom is what a process running an ingester is allowed
+// beyond its heads: the upload of a head (Parquet pages, zstd encoders),
+// the WAL, query caches and push bodies in flight.
+const memoryLimitHeadroom = 64 << 20
+
+// memoryLimit is the soft memory limit cfg asks for, or 0 for none.
+func memoryLimit(cfg Config) int64 {
+	switch {
+	case cfg.Server.MemoryLimit > 0:
+		return cfg.Server.MemoryLimit
+	case cfg.Server.MemoryLimit < 0:
+		return 0
+	case cfg.Target == "all":
+		// The query frontend's results cache lives here too.
+		return cfg.Ingester.MaxHeadBytes + max(cfg.Frontend.CacheSizeBytes, 0) + memoryLimitHeadroom
+	case cfg.Target == "ingester":
+		return cfg.Ingester.MaxHeadBytes + memoryLimitHeadroom
+	}
+	return 0
 }
 
 // LogConfig is the process's own logging.
@@ -106,8 +134,13 @@ type RuntimeConfig struct {
 func DefaultConfig() Config {
 	ing := IngesterConfig{Config: ingester.DefaultConfig(), MaxRecvMsgSize: 100 << 20}
 	ing.WAL.Dir = "data/wal"
-	// One process holds every replica's data: a smaller head bound.
-	ing.MaxHeadBytes = 1 << 30
+	// One small process: heads are flushed at 16 MiB of raw lines (about
+	// 45,000 lines; the compactor merges the small files) and bound to
+	// 128 MiB, so that with the soft memory limit derived from it
+	// (server.memory_limit, 208 MiB with the 16 MiB results cache) the
+	// process stays near 200 MiB resident.
+	ing.FlushSize = 16 << 20
+	ing.MaxHeadBytes = 128 << 20
 	gw := gateway.DefaultConfig()
 	return Config{
 		Target:        "all",
@@ -131,7 +164,9 @@ func DefaultConfig() Config {
 
 func defaultFrontendConfig() FrontendConfig {
 	d := frontend.DefaultConfig()
-	return FrontendConfig{CacheSizeBytes: d.CacheSize, TailPollInterval: d.TailPollInterval, TailMaxDuration: d.TailMaxDuration}
+	// 16 MiB, not the package's 256 MiB: the all-in-one process is small
+	// and its soft memory limit counts the cache (server.memory_limit).
+	return FrontendConfig{CacheSizeBytes: 16 << 20, TailPollInterval: d.TailPollInterval, TailMaxDuration: d.TailMaxDuration}
 }
 
 // targets are the roles kmlog can run.

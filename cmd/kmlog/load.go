@@ -31,6 +31,7 @@ type loadOptions struct {
 	BatchBytes  int
 	Concurrency int
 	Seed        uint64
+	Rate        float64 // lines per second; 0 pushes as fast as acknowledged
 }
 
 // Bounds of the load flags: a load run is a short, bounded test.
@@ -57,6 +58,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadOptions, error) {
 	fs.IntVar(&o.BatchBytes, "batch-bytes", 1<<20, "raw line bytes per push")
 	fs.IntVar(&o.Concurrency, "concurrency", 2, "pushes in flight at once")
 	fs.Uint64Var(&o.Seed, "seed", 1, "generator seed")
+	fs.Float64Var(&o.Rate, "rate", 0, "lines per second to hold (pushes are paced; 0: as fast as the server acknowledges)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -73,6 +75,8 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadOptions, error) {
 		return o, fmt.Errorf("kmlog load: -pushes %d: must not be negative", o.Pushes)
 	case o.BatchBytes < 1 || o.BatchBytes > maxLoadBatchBytes:
 		return o, fmt.Errorf("kmlog load: -batch-bytes %d: want 1 to %d", o.BatchBytes, maxLoadBatchBytes)
+	case o.Rate < 0:
+		return o, fmt.Errorf("kmlog load: -rate %g: must not be negative", o.Rate)
 	case o.Concurrency < 1 || o.Concurrency > maxLoadConcurrency:
 		return o, fmt.Errorf("kmlog load: -concurrency %d: want 1 to %d", o.Concurrency, maxLoadConcurrency)
 	}
@@ -232,6 +236,16 @@ func load(ctx context.Context, o loadOptions, pool *loadPool, client *http.Clien
 	var mu sync.Mutex
 	res := loadResult{Failed: map[string]int{}}
 	start := time.Now()
+	// With -rate, push n starts no earlier than the time its first line
+	// is due at that rate (the pool's mean batch size).
+	var perPush time.Duration
+	if o.Rate > 0 {
+		var lines int
+		for _, n := range pool.lines {
+			lines += n
+		}
+		perPush = time.Duration(float64(lines) / float64(len(pool.lines)) / o.Rate * float64(time.Second))
+	}
 	var wg sync.WaitGroup
 	for range o.Concurrency {
 		wg.Go(func() {
@@ -244,6 +258,17 @@ func load(ctx context.Context, o loadOptions, pool *loadPool, client *http.Clien
 				n := int(next.Add(1) - 1)
 				if o.Pushes > 0 && n >= o.Pushes {
 					break
+				}
+				if perPush > 0 {
+					if wait := time.Until(start.Add(time.Duration(n) * perPush)); wait > 0 {
+						select {
+						case <-ctx.Done():
+						case <-time.After(wait):
+						}
+						if ctx.Err() != nil {
+							break
+						}
+					}
 				}
 				body := pool.body(n, &scratch)
 				t0 := time.Now()

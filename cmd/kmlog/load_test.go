@@ -124,6 +124,7 @@ func TestLoadFlags(t *testing.T) {
 		{"-concurrency", "0"},
 		{"-batch-bytes", "0"},
 		{"-pushes", "-1"},
+		{"-rate", "-5"},
 		{"-tenant", "a|b"},
 		{"extra"},
 	} {
@@ -131,5 +132,34 @@ func TestLoadFlags(t *testing.T) {
 		if err := run(context.Background(), append([]string{"load"}, args...), &out, &out); err == nil {
 			t.Errorf("load %v: no error", args)
 		}
+	}
+}
+
+// TestLoadRate: with -rate, push n does not start before n mean batches
+// of lines are due, so 4 pushes take at least 3 push intervals (a lower
+// bound, which a slow machine cannot break).
+func TestLoadRate(t *testing.T) {
+	f := &fakePush{t: t, entries: map[string]bool{}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	o := loadOptions{URL: srv.URL, Tenant: "load-test", Token: "tok", BatchBytes: 4 << 10, Concurrency: 2, Pushes: 4, Seed: 1, Duration: time.Minute}
+	pool := newLoadPool(o, time.Now())
+	lines := 0
+	for _, n := range pool.lines {
+		lines += n
+	}
+	const interval = 100 * time.Millisecond
+	o.Rate = float64(lines) / float64(len(pool.lines)) / interval.Seconds()
+	res := load(context.Background(), o, pool, srv.Client())
+	if res.OK+len(res.Failed) == 0 {
+		t.Fatal("no push answered")
+	}
+	if res.Elapsed < 3*interval-time.Millisecond {
+		t.Errorf("4 pushes at %.0f lines/s took %s, want at least %s", o.Rate, res.Elapsed, 3*interval)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pushes != 4 {
+		t.Errorf("server saw %d pushes, want 4", f.pushes)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	// Mozilla's root certificates, used only where the system has none
@@ -89,6 +90,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("config: %w", err)
 	}
 	logger := newLogger(cfg.Log, stderr)
+	if lim := memoryLimit(cfg); lim > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// Restored on return: tests run several servers in one process.
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(lim))
+		logger.Debug("soft memory limit set", "bytes", lim)
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -88,3 +88,34 @@ func FuzzParseConfig(f *testing.F) {
 		_ = cfg.Validate()
 	})
 }
+
+func TestMemoryLimit(t *testing.T) {
+	cfg := DefaultConfig()
+	if got, want := memoryLimit(cfg), cfg.Ingester.MaxHeadBytes+cfg.Frontend.CacheSizeBytes+memoryLimitHeadroom; got != want || want > 256<<20 {
+		t.Errorf("all-in-one default: memory limit %d, want %d (max_head_bytes + results cache + headroom, at most 256 MiB)", got, want)
+	}
+	cfg.Target = "ingester"
+	if got, want := memoryLimit(cfg), cfg.Ingester.MaxHeadBytes+memoryLimitHeadroom; got != want {
+		t.Errorf("ingester default: memory limit %d, want %d (max_head_bytes + headroom)", got, want)
+	}
+	cfg.Target = "querier"
+	if got := memoryLimit(cfg); got != 0 {
+		t.Errorf("querier default: memory limit %d, want none", got)
+	}
+	cfg.Server.MemoryLimit = 300 << 20
+	if got := memoryLimit(cfg); got != 300<<20 {
+		t.Errorf("server.memory_limit 300 MiB: got %d", got)
+	}
+	cfg.Target = "ingester"
+	cfg.Server.MemoryLimit = -1
+	if got := memoryLimit(cfg); got != 0 {
+		t.Errorf("server.memory_limit -1: got %d, want none", got)
+	}
+	var parsed Config
+	if err := parseConfig([]byte("server: {memory_limit: 104857600}\n"), func(string) (string, bool) { return "", false }, &parsed); err != nil {
+		t.Fatalf("parse server.memory_limit: %v", err)
+	}
+	if parsed.Server.MemoryLimit != 100<<20 {
+		t.Errorf("parsed server.memory_limit %d, want %d", parsed.Server.MemoryLimit, 100<<20)
+	}
+}

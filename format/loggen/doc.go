@@ -29,7 +29,7 @@
 //
 // The first four apps of a tenant cover the four groups; kube-system runs
 // plain apps only. Pods of Deployments are named like Kubernetes names
-// them, trading-service-7d9f8b6c4x-xk2pq (suffixes from the seed, one
+// them, trading-service-7d9f8b6c4x-xk2pq (suffixes from Config.Seed, one
 // ReplicaSet hash per app); StatefulSet pods are postgres-0, postgres-1.
 //
 // Every entry carries exactly five stream labels: namespace, app, pod,
@@ -45,7 +45,7 @@
 // kind from Config.Mix (default 40% JSON, 25% logfmt, 20% nginx, 5% Java
 // stack traces, 10% plain), then a pod of the matching group, then a
 // level. Pods are weighted Zipf-like by app (the app ranked k gets 1/k of
-// the top app's share, ranks shuffled by the seed) with ±40% jitter per
+// the top app's share, ranks shuffled by Config.Seed) with ±40% jitter per
 // replica, so a few streams are much busier than the rest. Each tenant has
 // its own topology and the same share of the traffic. Lines other
 // than stack traces are 72% info, 16% debug, 9% warn and 3% error; stack

@@ -389,7 +389,6 @@ func (ing *Ingester) finishFlush(h *head, key string) {
 	u := ing.uploads[h]
 	ing.release(h)
 	u.state, u.key, u.err = HeadUploaded, key, nil
-	close(u.done)
 	ing.mu.Unlock()
 	if u.file != "" {
 		if err := os.Remove(u.file); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -399,6 +398,9 @@ func (ing *Ingester) finishFlush(h *head, key string) {
 		}
 	}
 	ing.trimWAL()
+	// Waiters (Flush) are told last, so that when Flush returns the WAL
+	// segments of the uploaded heads are gone too.
+	close(u.done)
 }
 
 // release forgets a sealed head: its memory, and the pin it holds on the
