@@ -240,17 +240,25 @@ func TestFaults(t *testing.T) {
 		gw.Start(nil)
 		time.Sleep(phase)
 	})
-	// A loud tenant far above a 1 MB/s limit, the quiet one well below it.
+	// A loud tenant far above a 200 KB/s limit (its one client pushes back
+	// to back, megabytes a second), the quiet one (a few KB/s) well below it.
 	gw.Stop()
-	gw.Start(merge(gwCfg, Config{"limits_config": Config{"ingestion_rate_mb": 1, "ingestion_burst_size_mb": 1}}))
+	gw.Start(merge(gwCfg, Config{"limits_config": Config{"ingestion_rate_mb": 0.2, "ingestion_burst_size_mb": 0.2}}))
 	scenario("tenant far above its rate limit", func(ps *pusher) {
-		time.Sleep(phase)
-		ps.mu.Lock()
-		limited := ps.codes[http.StatusTooManyRequests]
-		ps.mu.Unlock()
-		if limited == 0 {
-			t.Errorf("the loud tenant was never limited: the scenario proves nothing")
+		limited := func() int {
+			ps.mu.Lock()
+			defer ps.mu.Unlock()
+			return ps.codes[http.StatusTooManyRequests]
 		}
+		// The phase starts once the limit bites: on a slow machine the
+		// client needs a while to push faster than the limit.
+		for deadline := time.Now().Add(time.Minute); limited() == 0 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if limited() == 0 {
+			t.Errorf("the loud tenant was never limited in a minute: the scenario proves nothing")
+		}
+		time.Sleep(phase)
 	})
 
 	var b strings.Builder
